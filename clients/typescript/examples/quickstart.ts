@@ -1,0 +1,34 @@
+// Connects with Basic credentials, then creates, gets, lists, updates and
+// deletes a repository, and handles a NOT_FOUND.
+import { Code, ConnectError } from "@connectrpc/connect";
+import { createRepositoryClient } from "@extrepo/client";
+
+const client = createRepositoryClient({
+  address: process.env.EXTREPO_ADDRESS ?? "127.0.0.1:50051",
+  username: process.env.EXTREPO_USERNAME ?? "alice",
+  apiKey: process.env.EXTREPO_API_KEY ?? "",
+});
+const name = "registry.local/quickstart/ts-app";
+
+const created = await client.create({ name, username: "puller", password: "s3cret" });
+console.log("created", created.repository?.resourceUri);
+
+const got = await client.get({ name });
+console.log("got", got.repository?.name, "in_use:", got.repository?.inUse);
+
+const page = await client.list({ name });
+console.log("listed", page.meta?.totalCount, page.objects.map((r) => r.name));
+
+// Only the password changes: the username is left out, so it is kept.
+const updated = await client.update({ name, password: "n3w-s3cret" });
+console.log("updated", updated.repository?.name);
+
+await client.delete({ name });
+console.log("deleted", name);
+
+try {
+  await client.get({ name });
+} catch (err) {
+  if (ConnectError.from(err).code !== Code.NotFound) throw err;
+  console.log("not found after delete, as expected");
+}

@@ -1,0 +1,32 @@
+# TypeScript client (clients/typescript): protoc-gen-es output committed under
+# src/gen/, compiled with tsc, tested with node's test runner against a live
+# server. Every npm package comes from clients/typescript/package-lock.json
+# through `npm ci`, so the generator, the runtime and tsc are pinned.
+TS_DIR := clients/typescript
+TS_MODULES := $(TS_DIR)/node_modules/.package-lock.json
+
+GENERATE_TARGETS += generate-typescript
+LINT_TARGETS += lint-typescript
+TEST_TARGETS += test-typescript
+
+# npm writes node_modules/.package-lock.json on every install: a stamp that is
+# newer than the lock file once `npm ci` has run.
+$(TS_MODULES): $(TS_DIR)/package.json $(TS_DIR)/package-lock.json
+	npm --prefix $(TS_DIR) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+.PHONY: generate-typescript
+generate-typescript: $(BUF) $(PROTO_DEPS)/.copied $(TS_MODULES) ## regenerate clients/typescript/src/gen
+	$(BUF) generate --template $(TS_DIR)/buf.gen.yaml
+
+# tsc type-checks the generated code, the helper, the tests and the example.
+.PHONY: lint-typescript
+lint-typescript: $(TS_MODULES)
+	npm --prefix $(TS_DIR) run --silent build
+	npm --prefix $(TS_DIR) run --silent build:test
+
+.PHONY: test-typescript
+test-typescript: $(VENV)/.synced $(TS_MODULES) ## run the TypeScript client's tests against a live server
+	$(PY) -m tests.support.with_server -- npm --prefix $(TS_DIR) test
+	@# The README's example, as written, against a server of its own.
+	$(PY) -m tests.support.with_server -- npm --prefix $(TS_DIR) run --silent example
