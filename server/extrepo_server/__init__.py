@@ -1,0 +1,1 @@
+"""extrepo: Docker Cloud's External Repositories API as a gRPC service."""

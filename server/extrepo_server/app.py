@@ -1,0 +1,118 @@
+"""Wiring: build the components from settings, create and run the gRPC server.
+
+Concurrency model, chosen by measurement (see README): a grpc.aio server whose
+handlers call the database synchronously on the event loop. The queries are short
+indexed lookups; handing each to a thread pool costs more than it saves on a
+2-core machine, and the asyncio server's per-call overhead is lower than the
+thread-pool server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import sqlalchemy as sa
+from extrepo.v1 import repository_service_pb2 as pb
+from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .config import Settings
+from .domain.catalog import RepositoryCatalog
+from .security.authentication import Authenticator
+from .security.credentials import Keyring, load_or_create_key_file
+from .storage.accounts import AccountStore
+from .storage.database import create_engine, create_schema
+from .storage.repositories import RepositoryStore
+from .transport.interceptor import CallInterceptor
+from .transport.servicer import RepositoryServicer
+
+log = logging.getLogger("extrepo.server")
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name
+
+
+@dataclass
+class Components:
+    engine: sa.Engine
+    accounts: AccountStore
+    repositories: RepositoryStore
+    keyring: Keyring
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    if settings.secret_keys:
+        return Keyring([k.strip() for k in settings.secret_keys.split(",") if k.strip()])
+    return Keyring(load_or_create_key_file(settings.effective_key_file))
+
+
+def build(settings: Settings) -> Components:
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+    create_schema(engine)
+    return Components(
+        engine=engine,
+        accounts=AccountStore(engine),
+        repositories=RepositoryStore(engine),
+        keyring=load_keyring(settings),
+    )
+
+
+async def create_server(
+    settings: Settings, components: Components
+) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
+    """A started server and the port it listens on (useful with port 0)."""
+    authenticator = Authenticator(components.accounts, cache_seconds=settings.auth_cache_seconds)
+    catalog = RepositoryCatalog(components.repositories, components.keyring)
+    server = grpc.aio.server(interceptors=[CallInterceptor(authenticator)])
+    pb_grpc.add_RepositoryServiceServicer_to_server(RepositoryServicer(catalog), server)
+
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.address}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port, health_servicer
+
+
+async def serve(settings: Settings, port_file: Path | None = None) -> None:
+    components = build(settings)
+    server, port, health_servicer = await create_server(settings, components)
+    host = settings.address.rpartition(":")[0]
+    log.info("serving", extra={"address": f"{host}:{port}", "database": _safe_url(settings)})
+    if port_file is not None:
+        tmp = port_file.with_name(port_file.name + ".tmp")
+        tmp.write_text(str(port))
+        tmp.replace(port_file)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+    # Stop taking new calls, tell probes, and let in-flight calls finish.
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(settings.shutdown_grace_seconds)
+    components.engine.dispose()
+    log.info("stopped")
+
+
+def _safe_url(settings: Settings) -> str:
+    return sa.engine.make_url(settings.effective_database_url).render_as_string(hide_password=True)

@@ -1,0 +1,151 @@
+"""The `extrepo-server` command: `serve`, and `admin ...` for accounts and keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import logs
+from .admin import Admin
+from .app import build, serve
+from .config import Settings
+from .domain.access import Role
+from .domain.errors import DomainError
+from .security.credentials import KeyringError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (env EXTREPO_DATA_DIR; default ./data)")
+    parser.add_argument("--database-url", help="SQLAlchemy database URL (env EXTREPO_DATABASE_URL)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="extrepo-server", description="extrepo: external repositories over gRPC"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", help="run the gRPC server")
+    _common(serve_cmd)
+    serve_cmd.add_argument(
+        "--address", help="host:port to listen on (env EXTREPO_ADDRESS; default 127.0.0.1:50051)"
+    )
+    serve_cmd.add_argument(
+        "--port-file", type=Path, help="write the bound port to this file once serving"
+    )
+
+    admin = commands.add_parser("admin", help="manage users, organizations and keys")
+    _common(admin)
+    groups = admin.add_subparsers(dest="group", required=True)
+
+    user = groups.add_parser("user", help="users").add_subparsers(dest="action", required=True)
+    user.add_parser("create", help="create a user").add_argument("name")
+    user.add_parser("list", help="list users and organizations")
+
+    org = groups.add_parser("org", help="organizations").add_subparsers(
+        dest="action", required=True
+    )
+    create_org = org.add_parser("create", help="create an organization with its first owner")
+    create_org.add_argument("name")
+    create_org.add_argument("--owner", required=True, help="an existing user")
+    add_member = org.add_parser("add-member", help="add a member, or change a member's role")
+    add_member.add_argument("name")
+    add_member.add_argument("user")
+    add_member.add_argument("--role", choices=[r.value for r in Role], default=Role.MEMBER.value)
+    remove_member = org.add_parser("remove-member", help="remove a member")
+    remove_member.add_argument("name")
+    remove_member.add_argument("user")
+
+    key = groups.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
+    create_key = key.add_parser("create", help="create an API key; prints it once, on stdout")
+    create_key.add_argument("user")
+    create_key.add_argument("--label", default="", help="a note to recognize the key by")
+    key.add_parser("list", help="list a user's keys (ids only)").add_argument("user")
+    key.add_parser("revoke", help="revoke a key by its id").add_argument("key_id")
+
+    secrets = groups.add_parser("secrets", help="encryption keys of stored credentials")
+    secrets_actions = secrets.add_subparsers(dest="action", required=True)
+    secrets_actions.add_parser("rotate", help="add a new key file key and re-encrypt all")
+    secrets_actions.add_parser("reencrypt", help="re-encrypt all with the primary key")
+    secrets_actions.add_parser("prune", help="drop old keys once nothing needs them")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+        "address": getattr(args, "address", None),
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _admin(admin: Admin, args: argparse.Namespace) -> None:
+    say = lambda text: print(text, file=sys.stderr)  # noqa: E731 - messages go to stderr
+    match args.group, args.action:
+        case "user", "create":
+            admin.create_user(args.name)
+            say(f"created user '{args.name}'; now run: extrepo-server admin key create {args.name}")
+        case "user", "list":
+            for name, kind, count in admin.accounts():
+                print(f"{name}\t{kind}\t{count} repositories")
+        case "org", "create":
+            admin.create_organization(args.name, args.owner)
+            say(f"created organization '{args.name}' owned by '{args.owner}'")
+        case "org", "add-member":
+            admin.set_member(args.name, args.user, Role(args.role))
+            say(f"'{args.user}' is now {args.role} of '{args.name}'")
+        case "org", "remove-member":
+            admin.remove_member(args.name, args.user)
+            say(f"removed '{args.user}' from '{args.name}'")
+        case "key", "create":
+            key = admin.create_key(args.user, args.label)
+            say(f"API key {key.id} for '{args.user}' (shown only now; store it safely):")
+            print(key.token)
+        case "key", "list":
+            for info in admin.keys(args.user):
+                state = f"revoked {info.revoked_at:%Y-%m-%d}" if info.revoked_at else "active"
+                print(f"{info.id}\t{state}\t{info.created_at:%Y-%m-%d %H:%M}\t{info.label}")
+        case "key", "revoke":
+            admin.revoke_key(args.key_id)
+            say(f"revoked API key {args.key_id}")
+        case "secrets", "rotate":
+            count = admin.rotate_encryption_key()
+            say(f"new primary key in place; re-encrypted {count} repositories' credentials")
+            say("restart running servers, then run: extrepo-server admin secrets prune")
+        case "secrets", "reencrypt":
+            say(f"re-encrypted {admin.reencrypt()} repositories' credentials")
+        case "secrets", "prune":
+            say(f"dropped {admin.prune_encryption_keys()} old keys")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"error: setting '{field}': {error['msg']}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    try:
+        if args.command == "serve":
+            asyncio.run(serve(settings, args.port_file))
+        else:
+            _admin(Admin(build(settings), settings), args)
+    except (DomainError, KeyringError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Configuration: one typed object from EXTREPO_* environment variables and flags.
+
+Flags override the environment; the environment overrides the defaults. Bad values
+fail at start with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .storage.database import sqlite_url_for
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXTREPO_", extra="forbid")
+
+    address: str = Field(
+        default="127.0.0.1:50051", description="host:port to listen on; port 0 picks a free one"
+    )
+    data_dir: Path = Field(
+        default=Path("data"), description="where the SQLite database and key file live"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default sqlite:///<data_dir>/extrepo.db; "
+        "postgresql+psycopg://... for PostgreSQL",
+    )
+    db_pool_size: int = Field(default=5, ge=1, description="connection pool size (PostgreSQL)")
+    secret_keys: str | None = Field(
+        default=None,
+        description="comma-separated Fernet keys for registry credentials, newest first; "
+        "when unset, the key file is used (created on first start)",
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="key file path; default <data_dir>/secret.key"
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a verified API key is trusted without a lookup"
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("address")
+    @classmethod
+    def _check_address(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"'{value}' is not host:port (e.g. 127.0.0.1:50051)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or sqlite_url_for(self.data_dir.resolve())
+
+    @property
+    def effective_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"

@@ -1,0 +1,1 @@
+"""Domain rules: names, namespaces, access, paging. No transport, no SQL."""

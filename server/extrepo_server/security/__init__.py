@@ -1,0 +1,1 @@
+"""Security: API keys, authentication, encryption of registry credentials."""

@@ -1,0 +1,83 @@
+"""The tables, as SQLModel models. One schema for SQLite and PostgreSQL.
+
+Repository names are compared byte-wise (keyset paging and the registry filter scan
+a name range), so on PostgreSQL the column uses the "C" collation; SQLite's default
+(BINARY) already compares bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+NAME_TYPE = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
+UTC_TIME = sa.DateTime(timezone=True)
+
+
+class Account(SQLModel, table=True):
+    """A user or an organization; its name is a namespace."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=sa.Column(sa.String(39), nullable=False, unique=True))
+    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))  # user | organization
+    # Maintained with every create and delete so that List's total_count is a lookup,
+    # not a count(*) over a possibly huge namespace.
+    repository_count: int = Field(default=0, nullable=False)
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+
+
+class Membership(SQLModel, table=True):
+    """A user's membership of an organization, with their role in it."""
+
+    __tablename__ = "membership"
+
+    organization_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    role: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))  # owner | member
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key of a user. Only a SHA-256 of its secret part is kept."""
+
+    __tablename__ = "api_key"
+
+    id: str = Field(sa_column=sa.Column(sa.String(32), primary_key=True))
+    user_id: int = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    secret_sha256: bytes = Field(sa_column=sa.Column(sa.LargeBinary(32), nullable=False))
+    label: str = Field(default="", sa_column=sa.Column(sa.String(200), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTC_TIME, nullable=True))
+
+
+class Repository(SQLModel, table=True):
+    """An external repository. Credentials are Fernet tokens, never plaintext."""
+
+    __tablename__ = "repository"
+    __table_args__ = (
+        # Serves uniqueness, Get by name, keyset paging and the registry filter's
+        # name-range scan: every query on this table uses it.
+        sa.UniqueConstraint("namespace_id", "name", name="uq_repository_namespace_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace_id: int = Field(foreign_key="account.id", nullable=False, ondelete="CASCADE")
+    name: str = Field(sa_column=sa.Column(NAME_TYPE, nullable=False))
+    username_encrypted: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    password_encrypted: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    in_use: bool = Field(default=False, nullable=False)
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+    updated_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+
+
+class RegistryCount(SQLModel, table=True):
+    """How many repositories of a namespace live on one registry host (for total_count)."""
+
+    __tablename__ = "registry_count"
+
+    namespace_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
+    host: str = Field(sa_column=sa.Column(NAME_TYPE, primary_key=True))
+    repository_count: int = Field(default=0, nullable=False)

@@ -1,0 +1,1 @@
+"""gRPC transport: message conversion, the call interceptor, status mapping."""
