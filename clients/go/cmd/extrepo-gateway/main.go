@@ -1,0 +1,113 @@
+// Command extrepo-gateway serves extrepo's REST API, Docker Cloud's External
+// Repositories API, in front of the extrepo gRPC server.
+//
+//	extrepo-gateway [-listen 127.0.0.1:8080] [-grpc-address 127.0.0.1:50051] [-port-file FILE]
+//
+// Each flag has an environment variable, read when the flag is not given:
+// EXTREPO_GATEWAY_ADDRESS for -listen and EXTREPO_ADDRESS (the variable the
+// server and the clients use) for -grpc-address. SIGINT or SIGTERM stops it
+// gracefully: requests in flight finish first.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/extrepo/extrepo/clients/go/gateway"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "extrepo-gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+func run() error {
+	listen := flag.String("listen", envOr("EXTREPO_GATEWAY_ADDRESS", "127.0.0.1:8080"),
+		"host:port the REST gateway listens on; port 0 picks a free one (env EXTREPO_GATEWAY_ADDRESS)")
+	grpcAddress := flag.String("grpc-address", envOr("EXTREPO_ADDRESS", "127.0.0.1:50051"),
+		"host:port of the extrepo gRPC server (env EXTREPO_ADDRESS)")
+	portFile := flag.String("port-file", "",
+		"once listening, write the bound port into this file (for scripts and tests using port 0)")
+	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second,
+		"how long a graceful stop waits for requests in flight")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	gw, err := gateway.New(ctx, *grpcAddress, logger)
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if *portFile != "" {
+		// Write then rename, so a reader never sees a half-written port.
+		tmp := *portFile + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, *portFile); err != nil {
+			return err
+		}
+	}
+
+	srv := &http.Server{
+		Handler:           gw,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("extrepo-gateway serving",
+		"rest", "http://"+ln.Addr().String(), "grpc_server", *grpcAddress,
+		"openapi", gateway.OpenAPIPath, "health", gateway.HealthPath)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	stop() // a second Ctrl-C kills at once
+	logger.Info("extrepo-gateway stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

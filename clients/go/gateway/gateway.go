@@ -1,0 +1,114 @@
+// Package gateway is extrepo's REST gateway: a grpc-gateway v2 ServeMux built
+// from the google.api.http rules of extrepo.v1.RepositoryService, wrapped so
+// that it answers like Docker Cloud's original External Repositories API
+// (trailing slashes, snake_case JSON, 201/204, an `error` key in error
+// bodies, 405 for a wrong method). cmd/extrepo-gateway runs it.
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	extrepov1 "github.com/extrepo/extrepo/clients/go/extrepo/v1"
+)
+
+// OpenAPIPath is where the gateway serves the OpenAPI v2 description
+// generated from the proto (protoc-gen-openapiv2).
+const OpenAPIPath = "/api/repo/v1/openapi.json"
+
+// HealthPath is the gateway's health endpoint: 200 with
+// {"status": "SERVING"} when the gRPC server's health service says so, 503
+// when it is not serving or cannot be reached.
+const HealthPath = "/healthz"
+
+// maxBodyBytes bounds a request body: the largest legitimate one is a create
+// with a 255-character name and two credentials.
+const maxBodyBytes = 1 << 20
+
+// Gateway is the REST front of one gRPC server.
+type Gateway struct {
+	conn    *grpc.ClientConn
+	handler http.Handler
+}
+
+// New connects (lazily, as grpc.NewClient does) to the extrepo gRPC server at
+// grpcAddress and builds the HTTP handler. Close releases the connection.
+func New(ctx context.Context, grpcAddress string, logger *slog.Logger) (*Gateway, error) {
+	// The gateway runs beside the server on a trusted host or network, as
+	// extrepo's gRPC server listens in plaintext; TLS belongs in front.
+	conn, err := grpc.NewClient(grpcAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("gRPC client for %s: %w", grpcAddress, err)
+	}
+	mux := NewServeMux(healthpb.NewHealthClient(conn))
+	if err := extrepov1.RegisterRepositoryServiceHandler(ctx, mux, conn); err != nil {
+		_ = conn.Close()
+		return nil, fmt.Errorf("register RepositoryService handlers: %w", err)
+	}
+	return &Gateway{conn: conn, handler: Wrap(mux, logger)}, nil
+}
+
+// ServeHTTP serves one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+// Close closes the connection to the gRPC server.
+func (g *Gateway) Close() error { return g.conn.Close() }
+
+// NewServeMux returns the grpc-gateway ServeMux with the options that make it
+// answer as the original API did. The RepositoryService handlers are
+// registered on it by the caller.
+func NewServeMux(health healthpb.HealthClient) *runtime.ServeMux {
+	marshaler := &runtime.JSONPb{
+		MarshalOptions: protojson.MarshalOptions{
+			// The original API's keys are snake_case (`resource_uri`,
+			// `in_use`, `total_count`), and it always shows `in_use`, even
+			// false, and `next`/`previous` as null at the ends.
+			UseProtoNames:   true,
+			EmitUnpopulated: true,
+		},
+		UnmarshalOptions: protojson.UnmarshalOptions{
+			// The original (a Django/Tastypie service) ignored keys it did
+			// not know; its SDKs may send attributes back that are output
+			// only here (`resource_uri`, `in_use`).
+			DiscardUnknown: true,
+		},
+	}
+	return runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithErrorHandler(errorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithForwardResponseOption(successStatus),
+		// `{name=**}` also matches zero segments: without this, GET
+		// /api/repo/v1/repository could reach Get with an empty name if the
+		// rules were ever reordered. The proto orders them right as well.
+		runtime.WithStrictDeepWildcardMatching(),
+		// grpc-gateway would serve a form-encoded POST to a GET route as
+		// that GET; the original API never did, and a POST must not read.
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithHealthEndpointAt(health, HealthPath),
+	)
+}
+
+// Wrap puts around the ServeMux what must happen before routing (a
+// trailing slash removed, the OpenAPI file) and around every request (the
+// access log, the body limit, the 204 writer).
+func Wrap(mux http.Handler, logger *slog.Logger) http.Handler {
+	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == OpenAPIPath {
+			serveOpenAPI(w, r)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		mux.ServeHTTP(w, r)
+	})
+	h = stripTrailingSlash(h)
+	return accessLog(h, logger)
+}
