@@ -20,6 +20,9 @@ PROTOS := $(shell find proto -name '*.proto' | sort)
 
 export UV_PYTHON_DOWNLOADS := never
 export UV_NO_PROGRESS := 1
+# The machines set PYTHONDONTWRITEBYTECODE: compile the environment once at install
+# so that every start of the server or the admin command does not recompile it.
+export UV_COMPILE_BYTECODE := 1
 
 # Fragments in mk/ (one per language or component) append their targets here.
 GENERATE_TARGETS := generate-python
