@@ -69,6 +69,14 @@ class Admin:
     def revoke_key(self, key_id: str) -> None:
         self.components.accounts.revoke_key(key_id)
 
+    def stored_credentials(self, namespace: str, name: str) -> tuple[str, str]:
+        """The decrypted username and password of a repository (what a pull would use)."""
+        accounts = self.components.accounts
+        account_id = accounts.namespace_id(namespace)
+        encrypted = self.components.repositories.credentials(account_id, name)
+        keyring = self.components.keyring
+        return keyring.decrypt(encrypted.username), keyring.decrypt(encrypted.password)
+
     # -- encryption keys -----------------------------------------------------
 
     def rotate_encryption_key(self) -> int:

@@ -73,6 +73,15 @@ class AccountStore:
             raise NotFound(f"there is no {kind} named '{name}'")
         return row.id
 
+    def namespace_id(self, name: str) -> int:
+        with self._begin() as conn:
+            account_id = conn.execute(
+                sa.select(_account.c.id).where(_account.c.name == name)
+            ).scalar()
+        if account_id is None:
+            raise NotFound(f"there is no namespace named '{name}'")
+        return account_id
+
     def list_accounts(self) -> list[tuple[str, str, int]]:
         with self._begin() as conn:
             rows = conn.execute(

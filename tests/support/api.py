@@ -1,0 +1,154 @@
+"""A transport-agnostic driver of the extrepo API, so one set of cases runs over gRPC and REST.
+
+Repositories and list envelopes come back as plain dicts shaped like the REST JSON
+(snake_case keys; `next`/`previous` None at the ends). Failures raise ApiError with
+the canonical gRPC status code, whichever transport carried the call.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+import grpc
+from extrepo.v1 import repository_service_pb2 as pb
+from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
+from google.protobuf import json_format
+from google.rpc import error_details_pb2, status_pb2
+
+
+class ApiError(Exception):
+    def __init__(
+        self, code: grpc.StatusCode, message: str, field_violations: list[tuple[str, str]]
+    ) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+        self.field_violations = field_violations
+
+    @property
+    def fields(self) -> set[str]:
+        return {field for field, _ in self.field_violations}
+
+
+class Api(Protocol):
+    transport: str
+
+    def create(self, name: str, username: str, password: str, namespace: str = "") -> dict: ...
+    def get(self, name: str, namespace: str = "") -> dict: ...
+    def update(
+        self,
+        name: str,
+        namespace: str = "",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> dict: ...
+    def delete(self, name: str, namespace: str = "") -> None: ...
+    def list(
+        self,
+        namespace: str = "",
+        name: str = "",
+        registry: str = "",
+        limit: int = 0,
+        offset: int = 0,
+        cursor: str = "",
+    ) -> dict: ...
+    def follow(self, path: str) -> dict: ...
+
+
+def basic_authorization(username: str, api_key: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{api_key}".encode()).decode()
+
+
+def _as_dict(message) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+def _error(exc: grpc.RpcError) -> ApiError:
+    violations: list[tuple[str, str]] = []
+    for key, value in exc.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+                    bad_request = error_details_pb2.BadRequest()
+                    detail.Unpack(bad_request)
+                    violations += [(v.field, v.description) for v in bad_request.field_violations]
+    return ApiError(exc.code(), exc.details() or "", violations)
+
+
+class GrpcApi:
+    """The API over gRPC, through the generated Python stubs."""
+
+    transport = "grpc"
+
+    def __init__(self, channel: grpc.Channel, authorization: str | None) -> None:
+        self._stub = pb_grpc.RepositoryServiceStub(channel)
+        self._metadata = (("authorization", authorization),) if authorization else ()
+
+    def _call(self, method: str, request):
+        try:
+            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=30)
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+
+    def create(self, name: str, username: str, password: str, namespace: str = "") -> dict:
+        request = pb.CreateRequest(
+            namespace=namespace, name=name, username=username, password=password
+        )
+        return _as_dict(self._call("Create", request).repository)
+
+    def get(self, name: str, namespace: str = "") -> dict:
+        return _as_dict(self._call("Get", pb.GetRequest(namespace=namespace, name=name)).repository)
+
+    def update(self, name, namespace="", username=None, password=None) -> dict:
+        request = pb.UpdateRequest(namespace=namespace, name=name)
+        if username is not None:
+            request.username = username
+        if password is not None:
+            request.password = password
+        return _as_dict(self._call("Update", request).repository)
+
+    def delete(self, name: str, namespace: str = "") -> None:
+        self._call("Delete", pb.DeleteRequest(namespace=namespace, name=name))
+
+    def list(self, namespace="", name="", registry="", limit=0, offset=0, cursor="") -> dict:
+        request = pb.ListRequest(
+            namespace=namespace,
+            name=name,
+            registry=registry,
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+        )
+        reply = self._call("List", request)
+        meta = reply.meta
+        return {
+            "meta": {
+                "limit": meta.limit,
+                "offset": meta.offset,
+                "total_count": meta.total_count,
+                "next": meta.next.value if meta.HasField("next") else None,
+                "previous": meta.previous.value if meta.HasField("previous") else None,
+            },
+            "objects": [_as_dict(o) for o in reply.objects],
+        }
+
+    def follow(self, path: str) -> dict:
+        """Follow a meta.next/previous path: its namespace and query become a ListRequest."""
+        parts = urlsplit(path)
+        segments = parts.path.strip("/").split("/")
+        assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == "repository", path
+        namespace = segments[3] if len(segments) == 5 else ""
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        return self.list(
+            namespace=namespace,
+            name=query.get("name", ""),
+            registry=query.get("registry", ""),
+            limit=int(query.get("limit", 0)),
+            offset=int(query.get("offset", 0)),
+            cursor=query.get("cursor", ""),
+        )
