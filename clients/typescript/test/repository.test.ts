@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { UpdateRequestSchema, createRepositoryClient } from "../dist/index.js";
+import { UpdateRequestSchema, createRepositoryClient } from "@extrepo/client";
 
 function env(key: string): string {
   const value = process.env[key];
