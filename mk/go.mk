@@ -29,7 +29,7 @@ generate-go: $(BUF) $(PROTO_DEPS)/.copied $(GO_BIN)/.go-plugins
 	$(BUF) generate --template buf.gen.go.yaml
 
 $(GATEWAY_BIN): $(GO_SOURCES)
-	$(GO) -C $(GO_DIR) build -trimpath -o $(abspath $@) ./cmd/extrepo-gateway
+	$(GO) -C $(GO_DIR) build -o $(abspath $@) ./cmd/extrepo-gateway
 
 .PHONY: build-gateway
 build-gateway: $(GATEWAY_BIN) ## build the REST gateway into build/extrepo-gateway

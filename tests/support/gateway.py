@@ -38,7 +38,7 @@ def build_gateway() -> Path:
         raise RuntimeError("the REST tests need Go to build the gateway (see clients/go)")
     GATEWAY_BIN.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [go, "build", "-trimpath", "-o", str(GATEWAY_BIN), "./cmd/extrepo-gateway"],
+        [go, "build", "-o", str(GATEWAY_BIN), "./cmd/extrepo-gateway"],
         cwd=GO_DIR,
         capture_output=True,
         text=True,

@@ -89,7 +89,7 @@ func actionableMessage(s *status.Status, r *http.Request) string {
 	}
 	switch s.Code() {
 	case codes.Unauthenticated:
-		if r.Header.Get("Authorization") == "" {
+		if !strings.Contains(msg, "Basic") {
 			msg += `; send "Authorization: Basic base64(username:apikey)" with an API key`
 		}
 	case codes.Unavailable:

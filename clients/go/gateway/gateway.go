@@ -94,6 +94,10 @@ func NewServeMux(health healthpb.HealthClient) *runtime.ServeMux {
 		// that GET; the original API never did, and a POST must not read.
 		runtime.WithDisablePathLengthFallback(),
 		runtime.WithHealthEndpointAt(health, HealthPath),
+		// The gRPC response headers (content-type, grpc-accept-encoding)
+		// say nothing to a REST client; grpc-gateway would forward them as
+		// Grpc-Metadata-* headers.
+		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
 	)
 }
 

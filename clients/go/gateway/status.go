@@ -15,8 +15,12 @@ import (
 // a Django/Tastypie service, which answers a POST that creates with
 // 201 Created (and a Location header) and a DELETE with 204 No Content;
 // Docker Cloud's SDKs accept exactly those. Everything else is 200 OK.
+//
+// The switch is on the message behind m: with `response_body` the generated
+// handlers pass a wrapper type (response_RepositoryService_Create_0) that
+// embeds *CreateResponse, so a type switch on m itself would never match.
 func successStatus(_ context.Context, w http.ResponseWriter, m proto.Message) error {
-	switch resp := m.(type) {
+	switch resp := m.ProtoReflect().Interface().(type) {
 	case *extrepov1.CreateResponse:
 		if uri := resp.GetRepository().GetResourceUri(); uri != "" {
 			w.Header().Set("Location", uri)
