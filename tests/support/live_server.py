@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -115,6 +116,19 @@ class LiveServer:
 
     def log_text(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def log_entries(self) -> list[dict]:
+        return [json.loads(line) for line in self.log_text().splitlines() if line.startswith("{")]
+
+    def wait_for_log(self, predicate, timeout: float = 10) -> list[dict]:
+        """The log entries matching `predicate`, once there is one (a call's line is
+        written just after its answer is sent, so a test may read before it lands)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [entry for entry in self.log_entries() if predicate(entry)]
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.02)
 
     def __enter__(self) -> LiveServer:
         return self.start()
