@@ -75,7 +75,10 @@ def transport(request) -> str:
 
 @pytest.fixture
 def connect(request, transport, grpc_channel) -> Callable[..., Api]:
-    """connect(user) -> Api over this test's transport; connect(authorization=...) for raw headers."""
+    """`connect(user)`: an Api over this test's transport.
+
+    `connect(authorization=...)` sends a raw authorization header instead.
+    """
 
     def make(user: User | None = None, *, authorization: str | None = None) -> Api:
         if user is not None:
