@@ -94,7 +94,9 @@ def test_the_original_pages_requests_in_order(http, user):
 def test_list_filters_of_the_page(http, user):
     """The page's query parameters: `name` (image name) and `registry` (resource URI)."""
     for name in ("registry.local/user1/image1", "registry.local/user1/image2", "my.io/a/b"):
-        r = http.post("/api/repo/v1/repository/", json={"name": name, "username": "u", "password": "p"})
+        r = http.post(
+            "/api/repo/v1/repository/", json={"name": name, "username": "u", "password": "p"}
+        )
         assert r.status_code == 201, r.text
 
     r = http.get("/api/repo/v1/repository/", params={"name": "registry.local/user1/image2"})

@@ -65,9 +65,7 @@ def test_full_cycle_on_every_spelling(http, user, namespace, name, slash):
 
 def test_path_name_wins_over_body_name(http):
     http.post("/api/repo/v1/repository/", json={"name": "a.io/x", "username": "u", "password": "p"})
-    r = http.patch(
-        "/api/repo/v1/repository/a.io/x/", json={"name": "b.io/y", "username": "u2"}
-    )
+    r = http.patch("/api/repo/v1/repository/a.io/x/", json={"name": "b.io/y", "username": "u2"})
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "a.io/x"
 
