@@ -56,11 +56,8 @@ run: setup generate $(GATEWAY_BIN) ## start the gRPC server and the REST gateway
 	trap stop INT TERM EXIT; \
 	EXTREPO_ADDRESS=$(EXTREPO_ADDRESS) $(VENV)/bin/extrepo-server serve & srv=$$!; \
 	$(GATEWAY_BIN) -listen $(EXTREPO_GATEWAY_ADDRESS) -grpc-address $(EXTREPO_ADDRESS) & gw=$$!; \
-	$(PY) -c 'import sys, time, urllib.request as u; url = sys.argv[1]; deadline = time.time() + 30; \
-	  ok = False; \
-	  while not ok and time.time() < deadline: \
-	    try: ok = u.urlopen(url, timeout=1).status == 200; \
-	    except Exception: time.sleep(0.2)' "http://$(EXTREPO_GATEWAY_ADDRESS)/healthz" 2>/dev/null || true; \
+	$(PY) -m tests.support.gateway --wait-healthy "http://$(EXTREPO_GATEWAY_ADDRESS)" \
+	  || echo "(the gateway is not healthy yet: see the logs above)"; \
 	echo; echo "extrepo gRPC server: $(EXTREPO_ADDRESS)"; \
 	echo "extrepo REST gateway: http://$(EXTREPO_GATEWAY_ADDRESS)/api/repo/v1/repository/"; \
 	echo "  OpenAPI: http://$(EXTREPO_GATEWAY_ADDRESS)/api/repo/v1/openapi.json  health: http://$(EXTREPO_GATEWAY_ADDRESS)/healthz"; \

@@ -14,7 +14,7 @@ NAME = "registry.local/user1/image1"
 
 
 def assert_repository(body: dict, user: str, name: str = NAME) -> None:
-    assert ORIGINAL_KEYS <= body.keys()
+    assert body.keys() >= ORIGINAL_KEYS
     assert not {"username", "password"} & body.keys(), "credentials are write-only"
     assert body["name"] == name
     assert body["in_use"] is False

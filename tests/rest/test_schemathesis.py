@@ -18,8 +18,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from tests.support.api import basic_authorization
 
 OPENAPI_FILE = (
-    Path(__file__).resolve().parents[2]
-    / "clients/go/gateway/openapi/extrepo.swagger.json"
+    Path(__file__).resolve().parents[2] / "clients/go/gateway/openapi/extrepo.swagger.json"
 )
 MAX_EXAMPLES = 50
 
