@@ -46,7 +46,7 @@ class AccountStore:
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(), self._engine.begin() as conn:
+        with translate_unavailable(self._engine), self._engine.begin() as conn:
             yield conn
 
     # -- accounts ------------------------------------------------------------

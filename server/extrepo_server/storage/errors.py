@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
 from ..domain.errors import Unavailable
@@ -31,11 +32,18 @@ def is_unavailable(exc: Exception) -> bool:
 
 
 @contextmanager
-def translate_unavailable() -> Iterator[None]:
-    """Turn a lost or unreachable database into the domain's Unavailable."""
+def translate_unavailable(engine: sa.Engine) -> Iterator[None]:
+    """Turn a lost or unreachable database into the domain's Unavailable.
+
+    Covers both SQLAlchemy's wrapped errors and the driver's own, which prepared
+    queries (see prepared.py) meet directly.
+    """
+    dbapi = engine.dialect.loaded_dbapi
     try:
         yield
     except sa_exc.DBAPIError as exc:
         if is_unavailable(exc):
             raise Unavailable("the database is unavailable; retry shortly") from exc
         raise
+    except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
+        raise Unavailable("the database is unavailable; retry shortly") from exc

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..domain.errors import AlreadyExists, NotFound
 from .errors import is_unique_violation, translate_unavailable
 from .models import Account, RegistryCount, Repository
+from .prepared import PreparedQuery
 
 _repo = Repository.__table__
 _account = Account.__table__
@@ -48,8 +49,9 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _row(row: sa.Row) -> RepositoryRow:
-    return RepositoryRow(row.name, bool(row.in_use), _utc(row.created_at), _utc(row.updated_at))
+def _row(row: tuple) -> RepositoryRow:
+    name, in_use, created_at, updated_at = row
+    return RepositoryRow(name, bool(in_use), _utc(created_at), _utc(updated_at))
 
 
 def _host_range(host: str) -> tuple[str, str]:
@@ -58,49 +60,95 @@ def _host_range(host: str) -> tuple[str, str]:
     return host + "/", host + "0"
 
 
+def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: bool) -> sa.Select:
+    """The SELECT of one kind of page; every value is a bound parameter."""
+    conditions = [_repo.c.namespace_id == sa.bindparam("namespace_id")]
+    if by_name:
+        conditions.append(_repo.c.name == sa.bindparam("name"))
+    if by_host:
+        conditions += [_repo.c.name >= sa.bindparam("low"), _repo.c.name < sa.bindparam("high")]
+    if edge == "after":
+        conditions.append(_repo.c.name > sa.bindparam("edge"))
+    elif edge == "before":
+        conditions.append(_repo.c.name < sa.bindparam("edge"))
+    order = _repo.c.name.desc() if edge == "before" else _repo.c.name.asc()
+    statement = (
+        sa.select(*_PUBLIC_COLUMNS)
+        .where(*conditions)
+        .order_by(order)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+    if skip:
+        statement = statement.offset(sa.bindparam("skip", type_=sa.Integer))
+    return statement
+
+
 class RepositoryStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
+        key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
+            _repo.c.name == sa.bindparam("name")
+        )
+        self._get = PreparedQuery(engine, sa.select(*_PUBLIC_COLUMNS).where(key))
+        self._credentials = PreparedQuery(
+            engine, sa.select(_repo.c.username_encrypted, _repo.c.password_encrypted).where(key)
+        )
+        self._namespace_count = PreparedQuery(
+            engine,
+            sa.select(_account.c.repository_count).where(
+                _account.c.id == sa.bindparam("namespace_id")
+            ),
+        )
+        self._registry_count = PreparedQuery(
+            engine,
+            sa.select(_registry_count.c.repository_count).where(
+                _registry_count.c.namespace_id == sa.bindparam("namespace_id"),
+                _registry_count.c.host == sa.bindparam("host"),
+            ),
+        )
+        self._pages: dict[tuple, PreparedQuery] = {}
+        self._updates: dict[tuple[str, ...], sa.Update] = {}
+        self._insert = _repo.insert()
+        self._delete = _repo.delete().where(key)
+        self._count_namespace = (
+            _account.update()
+            .where(_account.c.id == sa.bindparam("namespace_id"))
+            .values(repository_count=_account.c.repository_count + sa.bindparam("delta"))
+        )
+        upsert = (postgresql if self._dialect == "postgresql" else sqlite).insert(_registry_count)
+        self._count_registry = upsert.values(
+            namespace_id=sa.bindparam("namespace_id"),
+            host=sa.bindparam("host"),
+            repository_count=sa.bindparam("delta"),
+        ).on_conflict_do_update(
+            index_elements=["namespace_id", "host"],
+            set_={
+                "repository_count": _registry_count.c.repository_count
+                + upsert.excluded.repository_count
+            },
+        )
 
     # -- reads ---------------------------------------------------------------
 
     def get(self, namespace_id: int, name: str) -> RepositoryRow:
-        stmt = sa.select(*_PUBLIC_COLUMNS).where(
-            _repo.c.namespace_id == namespace_id, _repo.c.name == name
-        )
-        with self._connect() as conn:
-            row = conn.execute(stmt).first()
+        row = self._get.first(namespace_id=namespace_id, name=name)
         if row is None:
             raise NotFound(f"repository '{name}' not found")
         return _row(row)
 
     def credentials(self, namespace_id: int, name: str) -> EncryptedCredentials:
-        stmt = sa.select(_repo.c.username_encrypted, _repo.c.password_encrypted).where(
-            _repo.c.namespace_id == namespace_id, _repo.c.name == name
-        )
-        with self._connect() as conn:
-            row = conn.execute(stmt).first()
+        row = self._credentials.first(namespace_id=namespace_id, name=name)
         if row is None:
             raise NotFound(f"repository '{name}' not found")
-        return EncryptedCredentials(row.username_encrypted, row.password_encrypted)
+        return EncryptedCredentials(*row)
 
     def count(self, namespace_id: int, host: str | None = None) -> int:
         if host is None:
-            stmt = sa.select(_account.c.repository_count).where(_account.c.id == namespace_id)
+            row = self._namespace_count.first(namespace_id=namespace_id)
         else:
-            stmt = sa.select(_registry_count.c.repository_count).where(
-                _registry_count.c.namespace_id == namespace_id, _registry_count.c.host == host
-            )
-        with self._connect() as conn:
-            return conn.execute(stmt).scalar() or 0
-
-    def exists(self, namespace_id: int, name: str) -> bool:
-        stmt = sa.select(sa.literal(1)).where(
-            _repo.c.namespace_id == namespace_id, _repo.c.name == name
-        )
-        with self._connect() as conn:
-            return conn.execute(stmt).first() is not None
+            row = self._registry_count.first(namespace_id=namespace_id, host=host)
+        return row[0] if row else 0
 
     def page(
         self,
@@ -114,22 +162,24 @@ class RepositoryStore:
         skip: int = 0,
     ) -> list[RepositoryRow]:
         """A page in name order: after a name, before a name, or after skipping rows."""
-        conditions = [_repo.c.namespace_id == namespace_id]
+        edge = "after" if after is not None else "before" if before is not None else None
+        shape = (name is not None, host is not None, edge, bool(skip))
+        query = self._pages.get(shape)
+        if query is None:
+            query = self._pages[shape] = PreparedQuery(
+                self._engine,
+                _page_statement(by_name=shape[0], by_host=shape[1], edge=edge, skip=shape[3]),
+            )
+        values: dict[str, object] = {"namespace_id": namespace_id, "limit": limit}
         if name is not None:
-            conditions.append(_repo.c.name == name)
+            values["name"] = name
         if host is not None:
-            low, high = _host_range(host)
-            conditions += [_repo.c.name >= low, _repo.c.name < high]
-        if after is not None:
-            conditions.append(_repo.c.name > after)
-        if before is not None:
-            conditions.append(_repo.c.name < before)
-        order = _repo.c.name.desc() if before is not None else _repo.c.name.asc()
-        stmt = sa.select(*_PUBLIC_COLUMNS).where(*conditions).order_by(order).limit(limit)
+            values["low"], values["high"] = _host_range(host)
+        if edge is not None:
+            values["edge"] = after if after is not None else before
         if skip:
-            stmt = stmt.offset(skip)
-        with self._connect() as conn:
-            rows = [_row(r) for r in conn.execute(stmt)]
+            values["skip"] = skip
+        rows = [_row(r) for r in query.all(**values)]
         if before is not None:
             rows.reverse()
         return rows
@@ -143,15 +193,16 @@ class RepositoryStore:
         try:
             with self._begin() as conn:
                 conn.execute(
-                    _repo.insert().values(
-                        namespace_id=namespace_id,
-                        name=name,
-                        username_encrypted=credentials.username,
-                        password_encrypted=credentials.password,
-                        in_use=False,
-                        created_at=now,
-                        updated_at=now,
-                    )
+                    self._insert,
+                    {
+                        "namespace_id": namespace_id,
+                        "name": name,
+                        "username_encrypted": credentials.username,
+                        "password_encrypted": credentials.password,
+                        "in_use": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
                 )
                 self._adjust_counts(conn, namespace_id, host, +1)
         except sa_exc.IntegrityError as exc:
@@ -166,28 +217,47 @@ class RepositoryStore:
     def update_credentials(
         self, namespace_id: int, name: str, *, username: str | None, password: str | None
     ) -> RepositoryRow:
-        """Set the sent credential fields only; a field not sent keeps its value."""
-        values: dict[str, object] = {"updated_at": datetime.now(UTC)}
+        """Set the sent credential fields only; a field not sent keeps its value.
+
+        One UPDATE touching only those columns: two concurrent updates of different
+        fields both land, and of the same field the last writer wins.
+        """
+        values: dict[str, object] = {
+            "key_namespace_id": namespace_id,
+            "key_name": name,
+            "updated_at": datetime.now(UTC),
+        }
+        columns = ["updated_at"]
         if username is not None:
             values["username_encrypted"] = username
+            columns.append("username_encrypted")
         if password is not None:
             values["password_encrypted"] = password
-        stmt = (
-            _repo.update()
-            .where(_repo.c.namespace_id == namespace_id, _repo.c.name == name)
-            .values(**values)
-            .returning(*_PUBLIC_COLUMNS)
-        )
+            columns.append("password_encrypted")
+        statement = self._updates.get(tuple(columns))
+        if statement is None:
+            statement = self._updates[tuple(columns)] = (
+                _repo.update()
+                .where(
+                    # Not named like columns: those names belong to the SET clause.
+                    _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
+                    _repo.c.name == sa.bindparam("key_name"),
+                )
+                .values({c: sa.bindparam(c) for c in columns})
+                .returning(*_PUBLIC_COLUMNS)
+            )
         with self._begin() as conn:
-            row = conn.execute(stmt).first()
+            row = conn.execute(statement, values).first()
         if row is None:
             raise NotFound(f"repository '{name}' not found")
-        return _row(row)
+        return _row(tuple(row))
 
     def delete(self, namespace_id: int, name: str, host: str) -> None:
-        stmt = _repo.delete().where(_repo.c.namespace_id == namespace_id, _repo.c.name == name)
         with self._begin() as conn:
-            if conn.execute(stmt).rowcount == 0:
+            if (
+                conn.execute(self._delete, {"namespace_id": namespace_id, "name": name}).rowcount
+                == 0
+            ):
                 raise NotFound(f"repository '{name}' not found")
             self._adjust_counts(conn, namespace_id, host, -1)
 
@@ -219,27 +289,16 @@ class RepositoryStore:
     # -- helpers -------------------------------------------------------------
 
     def _adjust_counts(self, conn: sa.Connection, namespace_id: int, host: str, delta: int) -> None:
-        conn.execute(
-            _account.update()
-            .where(_account.c.id == namespace_id)
-            .values(repository_count=_account.c.repository_count + delta)
-        )
-        insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(_registry_count)
-        conn.execute(
-            insert.values(
-                namespace_id=namespace_id, host=host, repository_count=delta
-            ).on_conflict_do_update(
-                index_elements=["namespace_id", "host"],
-                set_={"repository_count": _registry_count.c.repository_count + delta},
-            )
-        )
+        values = {"namespace_id": namespace_id, "host": host, "delta": delta}
+        conn.execute(self._count_namespace, values)
+        conn.execute(self._count_registry, values)
 
     @contextmanager
     def _connect(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(), self._engine.connect() as conn:
+        with translate_unavailable(self._engine), self._engine.connect() as conn:
             yield conn
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(), self._engine.begin() as conn:
+        with translate_unavailable(self._engine), self._engine.begin() as conn:
             yield conn
