@@ -109,7 +109,7 @@ test-python: $(VENV)/.synced
 	$(PY) -m pytest
 
 .PHONY: run-server
-run-server: setup generate-python ## start the gRPC server alone (127.0.0.1:50051, SQLite in ./data)
+run-server: setup ## start the gRPC server alone (127.0.0.1:50051, SQLite in ./data)
 	exec $(VENV)/bin/extrepo-server serve
 
 .PHONY: admin

@@ -1,8 +1,8 @@
 """The limit: an empty unary RPC on a grpc.aio server set up like extrepo's.
 
-Serves only the standard health service (Check is a dictionary lookup) on the same
-server type and event loop as extrepo, with no interceptor, so that load generators
-can measure what a Python grpcio server does per call at all on this machine.
+`bench.v1.EmptyService/Call` (bench/proto/empty.proto) answers an empty message at
+once, on the same server type and event loop as extrepo, with no interceptor, so a
+load generator measures what a Python grpcio server does per call at all here.
 
     python bench/empty_server.py --port-file FILE
 """
@@ -14,8 +14,12 @@ import asyncio
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
+
+_EMPTY = b""
+
+
+async def _call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+    return _EMPTY
 
 
 async def main() -> None:
@@ -24,17 +28,13 @@ async def main() -> None:
     parser.add_argument("--port-file", type=Path, required=True)
     args = parser.parse_args()
     server = grpc.aio.server()
-    servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    # Reflection lets load generators find Check without a .proto file; it adds
-    # nothing to the cost of a Check call.
-    reflection.enable_server_reflection(
-        (health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
-        server,
+    # Messages pass as raw bytes: an empty message is zero bytes on the wire.
+    handler = grpc.method_handlers_generic_handler(
+        "bench.v1.EmptyService", {"Call": grpc.unary_unary_rpc_method_handler(_call)}
     )
+    server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port(args.address)
     await server.start()
-    await servicer.set("", health_pb2.HealthCheckResponse.SERVING)
     args.port_file.write_text(str(port))
     await server.wait_for_termination()
 

@@ -50,7 +50,7 @@ test-go: $(VENV)/.synced
 # The gRPC server and the REST gateway together. Ctrl-C (or TERM) stops both;
 # if either exits, the other is stopped too.
 .PHONY: run
-run: setup generate $(GATEWAY_BIN) ## start the gRPC server and the REST gateway (127.0.0.1:50051, http://127.0.0.1:8080)
+run: setup $(GATEWAY_BIN) ## start the gRPC server and the REST gateway (127.0.0.1:50051, http://127.0.0.1:8080)
 	@srv= gw=; \
 	stop() { trap - INT TERM EXIT; kill -TERM $$srv $$gw 2>/dev/null || true; wait; }; \
 	trap stop INT TERM EXIT; \
