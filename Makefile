@@ -118,4 +118,5 @@ admin: $(VENV)/.synced ## run an admin command: make admin ARGS="user create ali
 
 .PHONY: clean
 clean: ## remove environments and build output (keeps ./data)
-	rm -rf $(VENV) $(TOOLS_DIR) tools/node_modules $(PROTO_DEPS) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_DIR) tools/node_modules $(PROTO_DEPS) .pytest_cache .ruff_cache build \
+	  clients/typescript/node_modules clients/typescript/dist clients/java/target
