@@ -1,8 +1,13 @@
-"""Fixtures: one real server per test session, fresh users per test, two transports.
+"""Fixtures: one real server per database, fresh users per test, two transports.
 
 Every API case takes the `connect` fixture (or a ready `alice`), which is
 parametrized over `grpc` and `rest`: the same case runs through the generated gRPC
-stubs and through the real grpc-gateway over HTTP.
+stubs and through the real grpc-gateway over HTTP. The session's `server` is
+parametrized over databases: SQLite, and a real PostgreSQL that the tests start
+themselves (tests/support/postgres.py), so every case that uses it runs on both.
+
+EXTREPO_TEST_DATABASES=sqlite (or postgresql) narrows that, for a quicker local run;
+`make test` and CI run both.
 """
 
 from __future__ import annotations
@@ -17,9 +22,18 @@ import pytest
 
 from tests.support.api import Api, GrpcApi, basic_authorization
 from tests.support.live_server import LiveServer
+from tests.support.postgres import PostgresCluster
 
 TRANSPORTS = ["grpc", "rest"]
+ALL_DATABASES = ("sqlite", "postgresql")
+DATABASES = [
+    d.strip() for d in os.environ.get("EXTREPO_TEST_DATABASES", "").split(",") if d.strip()
+]
+if not set(DATABASES) <= set(ALL_DATABASES):
+    raise pytest.UsageError(f"EXTREPO_TEST_DATABASES: choose among {', '.join(ALL_DATABASES)}")
+DATABASES = DATABASES or list(ALL_DATABASES)
 _names = itertools.count(1)
+_databases = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -29,8 +43,32 @@ class User:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[LiveServer]:
-    live = LiveServer(tmp_path_factory.mktemp("server"))
+def postgres() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster for the whole session (its own binaries, a free port)."""
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database(request) -> str:
+    """Which database the session's server (and the storage cases) run on."""
+    return request.param
+
+
+@pytest.fixture
+def database_url(request, database, tmp_path) -> str:
+    """A fresh, empty database of this kind, for one test."""
+    if database == "postgresql":
+        return request.getfixturevalue("postgres").create_database(f"t{next(_databases)}")
+    return f"sqlite:///{tmp_path / 'fresh.db'}"
+
+
+@pytest.fixture(scope="session")
+def server(request, database, tmp_path_factory) -> Iterator[LiveServer]:
+    url = None
+    if database == "postgresql":
+        url = request.getfixturevalue("postgres").create_database("api")
+    live = LiveServer(tmp_path_factory.mktemp(f"server-{database}"), database_url=url)
     with live:
         yield live
     print(live.log_text()[-2000:])

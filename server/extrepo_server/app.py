@@ -27,8 +27,9 @@ from .config import Settings
 from .domain.catalog import RepositoryCatalog
 from .security.authentication import Authenticator
 from .security.credentials import Keyring, load_or_create_key_file
+from .storage import schema
 from .storage.accounts import AccountStore
-from .storage.database import create_engine, create_schema
+from .storage.database import create_engine
 from .storage.repositories import RepositoryStore
 from .transport.interceptor import CallInterceptor
 from .transport.servicer import RepositoryServicer
@@ -52,9 +53,23 @@ def load_keyring(settings: Settings) -> Keyring:
     return Keyring(load_or_create_key_file(settings.effective_key_file))
 
 
-def build(settings: Settings) -> Components:
-    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
-    create_schema(engine)
+def build(settings: Settings, *, migrate: bool | None = None) -> Components:
+    """The components over the configured database, its schema brought up to date
+    (`migrate`, default EXTREPO_MIGRATE_ON_START) or checked to be (SchemaError)."""
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
+        pre_ping=settings.db_pool_pre_ping,
+    )
+    try:
+        if settings.migrate_on_start if migrate is None else migrate:
+            schema.upgrade(engine)
+        else:
+            schema.check(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Components(
         engine=engine,
         accounts=AccountStore(engine),
@@ -95,7 +110,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components = build(settings)
     server, port, health_servicer = await create_server(settings, components)
     host = settings.address.rpartition(":")[0]
-    log.info("serving", extra={"address": f"{host}:{port}", "database": _safe_url(settings)})
+    log.info("serving", extra={"address": f"{host}:{port}", "database": safe_url(settings)})
     if port_file is not None:
         tmp = port_file.with_name(port_file.name + ".tmp")
         tmp.write_text(str(port))
@@ -120,5 +135,5 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     log.info("stopped")
 
 
-def _safe_url(settings: Settings) -> str:
+def safe_url(settings: Settings) -> str:
     return sa.engine.make_url(settings.effective_database_url).render_as_string(hide_password=True)

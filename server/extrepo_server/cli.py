@@ -11,11 +11,13 @@ from pydantic import ValidationError
 
 from . import logs
 from .admin import Admin
-from .app import build, serve
+from .app import build, safe_url, serve
 from .config import Settings
 from .domain.access import Role
-from .domain.errors import DomainError
+from .domain.errors import DomainError, Unavailable
 from .security.credentials import KeyringError
+from .storage import schema
+from .storage.database import create_engine
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve_cmd.add_argument(
         "--port-file", type=Path, help="write the bound port to this file once serving"
+    )
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the database's schema to this version (Alembic migrations)"
+    )
+    _common(migrate)
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if the schema is behind (or ahead of) this version",
     )
 
     admin = commands.add_parser("admin", help="manage users, organizations and keys")
@@ -123,6 +135,31 @@ def _admin(admin: Admin, args: argparse.Namespace) -> None:
             say(f"dropped {admin.prune_encryption_keys()} old keys")
 
 
+def _migrate(settings: Settings, *, check_only: bool) -> None:
+    engine = create_engine(
+        settings.effective_database_url, connect_timeout=settings.db_connect_timeout_seconds
+    )
+    try:
+        if check_only:
+            schema.check(engine)
+            print(
+                f"the schema is current ({', '.join(sorted(schema.head_revisions()))})",
+                file=sys.stderr,
+            )
+            return
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"the schema is current ({', '.join(sorted(after))}); nothing to do", file=sys.stderr)
+    else:
+        print(
+            f"migrated {', '.join(sorted(before)) or 'an empty database'} -> "
+            f"{', '.join(sorted(after))}",
+            file=sys.stderr,
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -136,9 +173,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "serve":
             asyncio.run(serve(settings, args.port_file))
+        elif args.command == "migrate":
+            _migrate(settings, check_only=args.check)
         else:
             _admin(Admin(build(settings), settings), args)
-    except (DomainError, KeyringError) as exc:
+    except Unavailable as exc:
+        cause = getattr(exc.__cause__, "orig", None) or exc.__cause__
+        print(f"error: cannot reach the database {safe_url(settings)}: {cause}", file=sys.stderr)
+        return 1
+    except (DomainError, KeyringError, schema.SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .storage.database import sqlite_url_for
+from .storage.database import check_database_url, sqlite_url_for
 
 
 class Settings(BaseSettings):
@@ -28,7 +28,26 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; default sqlite:///<data_dir>/extrepo.db; "
         "postgresql+psycopg://... for PostgreSQL",
     )
-    db_pool_size: int = Field(default=5, ge=1, description="connection pool size (PostgreSQL)")
+    db_pool_size: int = Field(
+        default=5, ge=1, le=1000, description="connection pool size per server (PostgreSQL)"
+    )
+    db_connect_timeout_seconds: int = Field(
+        default=2,
+        ge=1,
+        le=60,
+        description="give up connecting to PostgreSQL (or waiting for a pooled connection) "
+        "after this long; calls meanwhile answer UNAVAILABLE",
+    )
+    db_pool_pre_ping: bool = Field(
+        default=False,
+        description="check each pooled connection with a round trip before use (PostgreSQL); "
+        "off: a dropped connection fails one call with UNAVAILABLE and the pool reconnects",
+    )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="apply pending schema migrations at start; when false, a server whose "
+        "database is behind refuses to start (run `extrepo-server migrate`)",
+    )
     secret_keys: str | None = Field(
         default=None,
         description="comma-separated Fernet keys for registry credentials, newest first; "
@@ -52,6 +71,11 @@ class Settings(BaseSettings):
         if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"'{value}' is not host:port (e.g. 127.0.0.1:50051)")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_database_url(value)
 
     @field_validator("log_level")
     @classmethod

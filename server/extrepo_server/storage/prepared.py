@@ -12,6 +12,7 @@ code serves SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -72,7 +73,14 @@ class PreparedQuery:
 
 @contextmanager
 def dbapi_cursor(engine: sa.Engine) -> Iterator[Any]:
-    """A cursor on a pooled connection; a connection the database dropped is discarded."""
+    """A cursor on a pooled connection.
+
+    A connection the database dropped is discarded, and so is every other pooled
+    connection opened before it (they were most likely dropped too, e.g. by a
+    database restart): the next call reconnects instead of failing on each stale
+    connection in turn. This is what SQLAlchemy's own Connection does on a
+    disconnect; raw DBAPI use must do it by hand.
+    """
     dbapi = engine.dialect.loaded_dbapi
     with translate_unavailable(engine):
         connection = engine.raw_connection()
@@ -81,9 +89,13 @@ def dbapi_cursor(engine: sa.Engine) -> Iterator[Any]:
             try:
                 yield cursor
             finally:
-                cursor.close()
-        except (dbapi.OperationalError, dbapi.InterfaceError):
-            connection.invalidate()
+                with contextlib.suppress(dbapi.Error):  # a dead connection may refuse
+                    cursor.close()
+        except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
+            if not connection.invalidated:
+                if engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):
+                    engine.pool._invalidate(connection, exc)  # as SQLAlchemy does
+                connection.invalidate(exc)
             raise
         finally:
-            connection.close()  # back to the pool
+            connection.close()  # back to the pool (or closed, if invalidated)

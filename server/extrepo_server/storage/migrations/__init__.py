@@ -1,0 +1,1 @@
+"""Alembic migrations of the extrepo schema (env.py, versions/). Run through schema.py."""
