@@ -12,7 +12,7 @@ import sqlalchemy.exc as sa_exc
 
 from ..domain.access import OrganizationAccess, Role
 from ..domain.errors import AlreadyExists, FailedPrecondition, NotFound
-from .errors import is_unique_violation, translate_unavailable
+from .errors import is_unique_violation, read_retrying_once, translate_unavailable
 from .models import Account, ApiKey, Membership
 
 _account = Account.__table__
@@ -49,6 +49,9 @@ class AccountStore:
         with translate_unavailable(self._engine), self._engine.begin() as conn:
             yield conn
 
+    def _read(self, read):
+        return read_retrying_once(self._engine, read)
+
     # -- accounts ------------------------------------------------------------
 
     def create_account(self, name: str, kind: str) -> int:
@@ -65,19 +68,21 @@ class AccountStore:
             raise
 
     def account_id(self, name: str, kind: str) -> int:
-        with self._begin() as conn:
-            row = conn.execute(
+        row = self._read(
+            lambda conn: conn.execute(
                 sa.select(_account.c.id, _account.c.kind).where(_account.c.name == name)
             ).first()
+        )
         if row is None or row.kind != kind:
             raise NotFound(f"there is no {kind} named '{name}'")
         return row.id
 
     def namespace_id(self, name: str) -> int:
-        with self._begin() as conn:
-            account_id = conn.execute(
+        account_id = self._read(
+            lambda conn: conn.execute(
                 sa.select(_account.c.id).where(_account.c.name == name)
             ).scalar()
+        )
         if account_id is None:
             raise NotFound(f"there is no namespace named '{name}'")
         return account_id
@@ -137,11 +142,12 @@ class AccountStore:
             .join(_account, _account.c.id == _membership.c.organization_id)
             .where(_membership.c.user_id == user_id)
         )
-        with self._begin() as conn:
-            return {
+        return self._read(
+            lambda conn: {
                 r.name: OrganizationAccess(r.organization_id, Role(r.role))
                 for r in conn.execute(stmt)
             }
+        )
 
     # -- API keys ------------------------------------------------------------
 
@@ -164,8 +170,7 @@ class AccountStore:
             .join(_account, _account.c.id == _api_key.c.user_id)
             .where(_api_key.c.id == key_id, _api_key.c.revoked_at.is_(None))
         )
-        with self._begin() as conn:
-            row = conn.execute(stmt).first()
+        row = self._read(lambda conn: conn.execute(stmt).first())
         return None if row is None else KeyOwner(bytes(row.secret_sha256), row.id, row.name)
 
     def list_keys(self, user_id: int) -> list[KeyInfo]:

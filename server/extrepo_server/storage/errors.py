@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -11,6 +12,8 @@ import sqlalchemy.exc as sa_exc
 from ..domain.errors import Unavailable
 
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
+
+T = TypeVar("T")
 
 
 def is_unique_violation(exc: sa_exc.IntegrityError) -> bool:
@@ -22,6 +25,11 @@ def is_unique_violation(exc: sa_exc.IntegrityError) -> bool:
         "SQLITE_CONSTRAINT_UNIQUE",
         "SQLITE_CONSTRAINT_PRIMARYKEY",
     )
+
+
+class ConnectionDropped(Unavailable):
+    """A pooled connection turned out dead (e.g. the database restarted); a read may
+    safely be retried once on a new connection."""
 
 
 def is_unavailable(exc: Exception) -> bool:
@@ -47,3 +55,19 @@ def translate_unavailable(engine: sa.Engine) -> Iterator[None]:
         raise
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
         raise Unavailable("the database is unavailable; retry shortly") from exc
+
+
+def read_retrying_once(engine: sa.Engine, read: Callable[[sa.Connection], T]) -> T:
+    """Run the read-only `read` on a pooled connection, and once more on a new one if
+    that connection proved dead (SQLAlchemy then drops every pooled connection as
+    old): a database restart between calls costs no failed read. A database that is
+    still down fails the second try fast, as Unavailable."""
+    with translate_unavailable(engine):
+        try:
+            with engine.connect() as connection:
+                return read(connection)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with engine.connect() as connection:
+            return read(connection)
