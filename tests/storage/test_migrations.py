@@ -209,3 +209,18 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://u@localhost/x", "unsupported database 'mysql'"),
+        ("postgresql+psycopg2://u@localhost/x", "psycopg 3 driver"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_a_database_url_the_server_cannot_use_is_refused_at_start(tmp_path, url, says):
+    result = _cli("migrate", database_url=url, data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "setting 'database_url'" in result.stderr and says in result.stderr
+    assert "Traceback" not in result.stderr

@@ -83,6 +83,9 @@ class Traffic:
                 code, message = grpc.StatusCode.OK, ""
             except ApiError as exc:
                 code, message = exc.code, exc.message
+            # A call that straddles a change of phase belongs to neither.
+            if self.phase != phase:
+                phase = f"{phase}->{self.phase}"
             with self._lock:
                 self.outcomes.append(
                     Outcome(phase, replica, code, message, time.monotonic() - started)

@@ -119,9 +119,10 @@ def dbapi_cursor(engine: sa.Engine, *, read_only: bool = False) -> Iterator[Any]
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
         dropped = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
         if connection.is_valid:
-            if dropped:
-                engine.pool._invalidate(connection, exc)  # as SQLAlchemy does
-            connection.invalidate(exc)
+            if dropped:  # this one and every older one, as SQLAlchemy does
+                engine.pool._invalidate(connection, exc)
+            else:
+                connection.invalidate(exc)
         error = ConnectionDropped if dropped else Unavailable
         raise error("the database is unavailable; retry shortly") from exc
     finally:
