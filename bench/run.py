@@ -1,0 +1,473 @@
+"""`make bench`: every figure of the benchmark, measured side by side in one run.
+
+- the limit: an empty unary RPC on a grpc.aio server like extrepo's, no interceptor;
+- extrepo Get, List (a page of 25), Create and Update over gRPC at 16 and 64 in flight;
+- REST Get and List through the real gateway, and the same on the FastAPI + SQLModel peer
+  (bench/peer/app.py) over the same database file;
+- List at 1k, 100k and 1M repositories in one namespace: first, middle and last page;
+- the server's peak RSS with those 1.1M repositories stored.
+
+gRPC load comes from ghz, HTTP load from hey (both Go programs, pinned in mk/bench.mk),
+so that no Python load generator competes with the servers for the 2 cores. Writes the
+figures to bench/results/latest.json; bench/peer/chart.py draws the PNG.
+
+    make bench     (python bench/run.py --ghz G --hey H --peer-python bench/peer/.venv/bin/python)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+# ruff: noqa: S603 - runs ghz, hey and our own servers with arguments built here
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from extrepo_server.domain.paging import Cursor, Direction, encode_cursor  # noqa: E402
+from extrepo_server.storage.models import Account, RegistryCount, Repository  # noqa: E402
+
+from tests.support.gateway import start_gateway  # noqa: E402
+from tests.support.live_server import LiveServer  # noqa: E402
+
+EXTREPO_PROTO = [
+    "--proto=proto/extrepo/v1/repository_service.proto",
+    "--import-paths=proto,third_party/proto",
+]
+EMPTY_PROTO = ["--proto=bench/proto/empty.proto"]
+SERVICE = "extrepo.v1.RepositoryService"
+GET_NAME = "bench.example.com/team/app"
+SCALES = {"1k": 1_000, "100k": 100_000, "1M": 1_000_000}
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
+        self.args = args
+        self.tmp = tmp
+        self.results: list[dict] = []
+
+    # -- load generators -------------------------------------------------------
+
+    def ghz(
+        self,
+        label: str,
+        target: str,
+        call: str,
+        *,
+        data: dict | None = None,
+        metadata: dict | None = None,
+        proto: list[str] = EXTREPO_PROTO,
+        concurrency: int = 16,
+        total: int | None = None,
+        quiet: bool = False,
+    ) -> dict:
+        command = [
+            self.args.ghz,
+            "--insecure",
+            "--format=json",
+            f"--call={call}",
+            f"--total={total or self.args.requests}",
+            f"--concurrency={concurrency}",
+            f"--data={json.dumps(data or {})}",
+            f"--metadata={json.dumps(metadata or {})}",
+            *proto,
+            target,
+        ]
+        report = json.loads(
+            subprocess.run(command, capture_output=True, check=True, cwd=REPO).stdout
+        )
+        codes = report.get("statusCodeDistribution", {})
+        if set(codes) - {"OK"}:
+            raise SystemExit(f"{label}: calls failed: {codes}")
+        latency = {d["percentage"]: d["latency"] / 1e6 for d in report["latencyDistribution"]}
+        if quiet:  # set-up calls: checked, not reported
+            return {}
+        return self._record(label, "ghz", concurrency, report["rps"], latency[50], latency[99])
+
+    def hey(self, label: str, url: str, authorization: str, *, concurrency: int = 16) -> dict:
+        command = [
+            self.args.hey,
+            f"-n={self.args.requests // 2}",
+            f"-c={concurrency}",
+            "-H",
+            f"Authorization: {authorization}",
+            url,
+        ]
+        out = subprocess.run(command, capture_output=True, check=True, text=True).stdout
+        statuses = re.findall(r"\[(\d+)\]\s+\d+ responses", out)
+        if statuses != ["200"]:
+            raise SystemExit(f"{label}: answers other than 200: {out[-800:]}")
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        p50 = float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000
+        p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
+        return self._record(label, "hey", concurrency, rps, p50, p99)
+
+    def _record(self, label, tool, concurrency, rps, p50, p99) -> dict:
+        row = {
+            "case": label,
+            "tool": tool,
+            "concurrency": concurrency,
+            "calls_per_second": round(rps, 1),
+            "p50_ms": round(p50, 3),
+            "p99_ms": round(p99, 3),
+        }
+        self.results.append(row)
+        print(
+            f"  {label:44} c={concurrency:<3} {rps:8.0f}/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms",
+            flush=True,
+        )
+        return row
+
+    # -- processes -------------------------------------------------------------
+
+    def start_empty_server(self) -> tuple[subprocess.Popen, str]:
+        port_file = self.tmp / "empty.port"
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "bench/empty_server.py"), "--port-file", str(port_file)]
+        )
+        while not port_file.exists():
+            time.sleep(0.05)
+        return process, f"127.0.0.1:{port_file.read_text()}"
+
+    def start_peer(self, database_file: Path) -> tuple[subprocess.Popen, str]:
+        port = _free_port()
+        env = {**os.environ, "EXTREPO_PEER_DATABASE_URL": f"sqlite:///{database_file}"}
+        process = subprocess.Popen(
+            [
+                self.args.peer_python,
+                "-m",
+                "uvicorn",
+                "app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=REPO / "bench/peer",
+            env=env,
+        )
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return process, base
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the peer did not start")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _basic(user: str, key: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
+
+
+def seed(engine: sa.Engine, namespace_id: int, count: int, credentials: str) -> list[str]:
+    """Insert `count` repositories straight into the tables (with their counters)."""
+    names = sorted(f"reg{i % 10}.example.com/team{i // 1000:04d}/app{i:07d}" for i in range(count))
+    now = datetime.now(UTC)
+    table = Repository.__table__
+    with engine.begin() as conn:
+        for start in range(0, count, 50_000):
+            conn.execute(
+                table.insert(),
+                [
+                    {
+                        "namespace_id": namespace_id,
+                        "name": name,
+                        "username_encrypted": credentials,
+                        "password_encrypted": credentials,
+                        "in_use": False,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for name in names[start : start + 50_000]
+                ],
+            )
+        conn.execute(
+            Account.__table__.update()
+            .where(Account.__table__.c.id == namespace_id)
+            .values(repository_count=count)
+        )
+        for host in sorted({n.split("/", 1)[0] for n in names}):
+            conn.execute(
+                RegistryCount.__table__.insert().values(
+                    namespace_id=namespace_id,
+                    host=host,
+                    repository_count=sum(1 for n in names if n.startswith(host + "/")),
+                )
+            )
+    return names
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def run(args: argparse.Namespace) -> dict:
+    figures: dict = {}
+    with tempfile.TemporaryDirectory(prefix="extrepo-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        bench = Bench(args, tmp)
+        server = LiveServer(tmp / "server").start()
+        gateway_url, stop_gateway = start_gateway(server.address)
+        empty, empty_address = bench.start_empty_server()
+        database_file = server.data_dir / "extrepo.db"
+        peer, peer_url = bench.start_peer(database_file)
+        try:
+            key = server.create_user("bench")
+            auth = _basic("bench", key)
+            metadata = {"authorization": auth}
+            target = server.address
+            bench.ghz(
+                "seed",
+                target,
+                f"{SERVICE}.Create",
+                total=1,
+                concurrency=1,
+                metadata=metadata,
+                data={"name": GET_NAME, "username": "u", "password": "p"},
+            )
+            bench.results.clear()
+            for i in range(30):
+                bench.ghz(
+                    "seed",
+                    target,
+                    f"{SERVICE}.Create",
+                    total=1,
+                    concurrency=1,
+                    metadata=metadata,
+                    data={"name": f"list.example.com/app{i:02d}", "username": "u", "password": "p"},
+                )
+            bench.results.clear()
+
+            print("gRPC (ghz)", flush=True)
+            for c in (16, 64):
+                limit = bench.ghz(
+                    "empty RPC (the limit)",
+                    empty_address,
+                    "bench.v1.EmptyService.Call",
+                    proto=EMPTY_PROTO,
+                    concurrency=c,
+                )
+                get = bench.ghz(
+                    "gRPC Get",
+                    target,
+                    f"{SERVICE}.Get",
+                    concurrency=c,
+                    metadata=metadata,
+                    data={"name": GET_NAME},
+                )
+                lst = bench.ghz(
+                    "gRPC List (25)",
+                    target,
+                    f"{SERVICE}.List",
+                    concurrency=c,
+                    metadata=metadata,
+                    data={"limit": 25},
+                )
+                create = bench.ghz(
+                    "gRPC Create (SQLite)",
+                    target,
+                    f"{SERVICE}.Create",
+                    concurrency=c,
+                    metadata=metadata,
+                    data={
+                        "name": f"create{c}.example.com/app{{{{.RequestNumber}}}}",
+                        "username": "u",
+                        "password": "p",
+                    },
+                )
+                update = bench.ghz(
+                    "gRPC Update",
+                    target,
+                    f"{SERVICE}.Update",
+                    concurrency=c,
+                    metadata=metadata,
+                    data={"name": GET_NAME, "password": "p{{.RequestNumber}}"},
+                )
+                for row in (limit, get, lst, create, update):
+                    row["x_limit"] = round(row["calls_per_second"] / limit["calls_per_second"], 3)
+                figures[f"c{c}"] = {
+                    "limit": limit,
+                    "get": get,
+                    "list": lst,
+                    "create": create,
+                    "update": update,
+                }
+
+            print(
+                "REST (hey): extrepo through the gateway, and the FastAPI + SQLModel peer",
+                flush=True,
+            )
+            for c in (16, 64):
+                rest_get = bench.hey(
+                    "REST Get via gateway",
+                    f"{gateway_url}/api/repo/v1/repository/{GET_NAME}/",
+                    auth,
+                    concurrency=c,
+                )
+                rest_list = bench.hey(
+                    "REST List (25) via gateway",
+                    f"{gateway_url}/api/repo/v1/repository/?limit=25",
+                    auth,
+                    concurrency=c,
+                )
+                peer_get = bench.hey(
+                    "peer Get (FastAPI+SQLModel)",
+                    f"{peer_url}/api/repo/v1/repository/{GET_NAME}/",
+                    auth,
+                    concurrency=c,
+                )
+                peer_list = bench.hey(
+                    "peer List (25) (FastAPI+SQLModel)",
+                    f"{peer_url}/api/repo/v1/repository/?limit=25",
+                    auth,
+                    concurrency=c,
+                )
+                grpc_get = figures[f"c{c}"]["get"]["calls_per_second"]
+                figures[f"c{c}"].update(
+                    {
+                        "rest_get": rest_get,
+                        "rest_list": rest_list,
+                        "peer_get": peer_get,
+                        "peer_list": peer_list,
+                    }
+                )
+                rest_get["x_grpc_get"] = round(rest_get["calls_per_second"] / grpc_get, 3)
+                peer_get["x_grpc_get"] = round(peer_get["calls_per_second"] / grpc_get, 3)
+
+            print("List at scale: following next to the first, middle and last page", flush=True)
+            engine = sa.create_engine(f"sqlite:///{database_file}")
+            token = server.admin_api.components.keyring.encrypt("seeded")
+            scale: dict = {}
+            for label, count in SCALES.items():
+                user = f"scale{label.lower()}"
+                scale_key = server.create_user(user)
+                namespace_id = server.admin_api.components.accounts.namespace_id(user)
+                started = time.perf_counter()
+                names = seed(engine, namespace_id, count, token)
+                print(
+                    f"  seeded {count} repositories in {time.perf_counter() - started:.1f} s",
+                    flush=True,
+                )
+                scale_meta = {"authorization": _basic(user, scale_key)}
+                pages = {"first": {"limit": 25}}
+                for where, index in (("middle", count // 2), ("last", count - 25)):
+                    cursor = Cursor(Direction.AFTER, names[index - 1], index, ("", ""))
+                    pages[where] = {"limit": 25, "offset": index, "cursor": encode_cursor(cursor)}
+                for where, data in pages.items():
+                    scale[f"{label} {where}"] = bench.ghz(
+                        f"List {label} {where} page",
+                        target,
+                        f"{SERVICE}.List",
+                        metadata=scale_meta,
+                        data=data,
+                        total=max(2000, args.requests // 10),
+                    )
+            engine.dispose()
+            first_1k = scale["1k first"]["p50_ms"]
+            for row in scale.values():
+                row["x_first_1k_p50"] = round(row["p50_ms"] / first_1k, 3)
+            figures["scale"] = scale
+            figures["peak_rss_mb"] = round(peak_rss_mb(server.process.pid), 1)
+            print(
+                f"  server peak RSS with {sum(SCALES.values()) + 31} repositories stored: "
+                f"{figures['peak_rss_mb']} MB",
+                flush=True,
+            )
+        finally:
+            peer.terminate()
+            empty.terminate()
+            stop_gateway()
+            server.stop()
+    return figures
+
+
+def verdicts(figures: dict) -> list[tuple[str, float, float, bool]]:
+    c16 = figures["c16"]
+    scale = figures["scale"]
+    checks = [
+        ("Get / limit (c=16)", c16["get"]["x_limit"], 0.6),
+        ("List / limit (c=16)", c16["list"]["x_limit"], 0.4),
+        ("Create on SQLite, calls/s (c=16)", c16["create"]["calls_per_second"], 1500),
+        ("REST Get / gRPC Get (c=16)", c16["rest_get"]["x_grpc_get"], 0.7),
+        (
+            "gRPC Get / peer Get (c=16)",
+            c16["get"]["calls_per_second"] / c16["peer_get"]["calls_per_second"],
+            2.0,
+        ),
+    ]
+    rows = [(name, value, target, value >= target) for name, value, target in checks]
+    last = scale["1M last"]["x_first_1k_p50"]
+    rows.append(("last page at 1M / first page at 1k (p50)", last, 1.5, last <= 1.5))
+    p99 = c16["get"]["p99_ms"]
+    rows.append(("Get p99 ms (c=16)", p99, 15, p99 <= 15))
+    rss = figures["peak_rss_mb"]
+    rows.append(("peak RSS MB with 1M repositories", rss, 150, rss <= 150))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ghz", default=str(REPO / ".tools/bin/ghz"))
+    parser.add_argument("--hey", default=str(REPO / ".tools/bin/hey"))
+    parser.add_argument("--peer-python", default=str(REPO / "bench/peer/.venv/bin/python"))
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
+    args = parser.parse_args()
+
+    figures = run(args)
+    rows = verdicts(figures)
+    print("\ntargets")
+    for name, value, target, ok in rows:
+        print(f"  {name:44} {value:10.2f}  target {target:>7}  {'met' if ok else 'SHORT'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu": _cpu_model(),
+        },
+        "requests_per_run": args.requests,
+        "figures": figures,
+        "targets": [
+            {"name": n, "value": round(v, 3), "target": t, "met": ok} for n, v, t, ok in rows
+        ],
+    }
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nfigures written to {args.out}")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+if __name__ == "__main__":
+    main()
