@@ -53,9 +53,9 @@ def load_keyring(settings: Settings) -> Keyring:
     return Keyring(load_or_create_key_file(settings.effective_key_file))
 
 
-def build(settings: Settings, *, migrate: bool | None = None) -> Components:
+def build(settings: Settings) -> Components:
     """The components over the configured database, its schema brought up to date
-    (`migrate`, default EXTREPO_MIGRATE_ON_START) or checked to be (SchemaError)."""
+    (EXTREPO_MIGRATE_ON_START) or else checked to be (SchemaError)."""
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.db_pool_size,
@@ -63,7 +63,7 @@ def build(settings: Settings, *, migrate: bool | None = None) -> Components:
         pre_ping=settings.db_pool_pre_ping,
     )
     try:
-        if settings.migrate_on_start if migrate is None else migrate:
+        if settings.migrate_on_start:
             schema.upgrade(engine)
         else:
             schema.check(engine)
