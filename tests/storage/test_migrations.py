@@ -61,9 +61,9 @@ def test_the_comparison_sees_a_difference_when_there_is_one(engine):
     assert [d[0] for d in _differences(engine)] == ["remove_column"]
 
 
-def test_the_name_columns_compare_bytes_on_postgresql(engine, database):
-    if database != "postgresql":
-        pytest.skip("SQLite compares bytes (BINARY) without being told")
+def test_the_name_columns_compare_bytes_on_postgresql(postgres):
+    """(SQLite's default BINARY collation already compares bytes.)"""
+    engine = create_engine(postgres.create_database("collation"))
     schema.upgrade(engine)
     with engine.connect() as connection:
         collations = connection.exec_driver_sql(
@@ -71,6 +71,7 @@ def test_the_name_columns_compare_bytes_on_postgresql(engine, database):
             "WHERE (table_name, column_name) IN "
             "(('repository', 'name'), ('registry_count', 'host'))"
         ).all()
+    engine.dispose()
     assert sorted(collations) == [("registry_count", "host", "C"), ("repository", "name", "C")]
 
 
