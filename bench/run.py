@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,7 +148,7 @@ class Bench:
         env = {**os.environ, "EXTREPO_PEER_DATABASE_URL": f"sqlite:///{database_file}"}
         process = subprocess.Popen(
             [
-                self.args.peer_python,
+                os.path.abspath(self.args.peer_python),  # not resolve(): keep the venv
                 "-m",
                 "uvicorn",
                 "app:app",
@@ -230,12 +231,16 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="extrepo-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bench = Bench(args, tmp)
-        server = LiveServer(tmp / "server").start()
-        gateway_url, stop_gateway = start_gateway(server.address)
-        empty, empty_address = bench.start_empty_server()
-        database_file = server.data_dir / "extrepo.db"
-        peer, peer_url = bench.start_peer(database_file)
-        try:
+        with ExitStack() as cleanup:
+            server = LiveServer(tmp / "server").start()
+            cleanup.callback(server.stop)
+            gateway_url, stop_gateway = start_gateway(server.address)
+            cleanup.callback(stop_gateway)
+            empty, empty_address = bench.start_empty_server()
+            cleanup.callback(empty.terminate)
+            database_file = server.data_dir / "extrepo.db"
+            peer, peer_url = bench.start_peer(database_file)
+            cleanup.callback(peer.terminate)
             key = server.create_user("bench")
             auth = _basic("bench", key)
             metadata = {"authorization": auth}
@@ -397,11 +402,6 @@ def run(args: argparse.Namespace) -> dict:
                 f"{figures['peak_rss_mb']} MB",
                 flush=True,
             )
-        finally:
-            peer.terminate()
-            empty.terminate()
-            stop_gateway()
-            server.stop()
     return figures
 
 
