@@ -2,6 +2,9 @@
 
 - the limit: an empty unary RPC on a grpc.aio server like extrepo's, no interceptor;
 - extrepo Get, List (a page of 25), Create and Update over gRPC at 16 and 64 in flight;
+- the same Create on PostgreSQL: a throwaway cluster from tests/support/postgres.py (fsync and
+  synchronous_commit off, as for the tests; SQLite runs WAL with synchronous=NORMAL, which
+  does not wait for the disk at each commit either) and a second extrepo server on it;
 - REST Get and List through the real gateway, and the same on the FastAPI + SQLModel peer
   (bench/peer/app.py) over the same database file;
 - List at 1k, 100k and 1M repositories in one namespace: first, middle and last page;
@@ -12,6 +15,11 @@ so that no Python load generator competes with the servers for the 2 cores. Writ
 figures to bench/results/latest.json; bench/peer/chart.py draws the PNG.
 
     make bench     (python bench/run.py --ghz G --hey H --peer-python bench/peer/.venv/bin/python)
+
+A smoke run of a change to the Create cases, well under 2 minutes, without the gateway, the
+peer or the 1.1M-row seeding, and without touching latest.json (it writes only-create.json):
+
+    .venv/bin/python bench/run.py --only create --requests 2000
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import json
 import os
 import platform
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -43,6 +52,7 @@ from extrepo_server.storage.models import Account, RegistryCount, Repository  # 
 
 from tests.support.gateway import start_gateway  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
+from tests.support.postgres import PostgresCluster  # noqa: E402
 
 EXTREPO_PROTO = [
     "--proto=proto/extrepo/v1/repository_service.proto",
@@ -52,6 +62,7 @@ EMPTY_PROTO = ["--proto=bench/proto/empty.proto"]
 SERVICE = "extrepo.v1.RepositoryService"
 GET_NAME = "bench.example.com/team/app"
 SCALES = {"1k": 1_000, "100k": 100_000, "1M": 1_000_000}
+LEVELS = (16, 64)  # calls in flight, for every throughput case
 
 
 class Bench:
@@ -183,6 +194,43 @@ def _basic(user: str, key: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
 
 
+def create_case(bench: Bench, label: str, target: str, metadata: dict, concurrency: int) -> dict:
+    """The Create case, shared by SQLite and PostgreSQL so that both run the same calls:
+    each call names a new repository (ghz numbers the calls; one host per level)."""
+    return bench.ghz(
+        label,
+        target,
+        f"{SERVICE}.Create",
+        concurrency=concurrency,
+        metadata=metadata,
+        data={
+            "name": f"create{concurrency}.example.com/app{{{{.RequestNumber}}}}",
+            "username": "u",
+            "password": "p",
+        },
+    )
+
+
+def create_on_postgres(bench: Bench, tmp: Path) -> dict[int, dict]:
+    """Create on a second extrepo server over a fresh PostgreSQL, at each level.
+
+    Started here and stopped on the way out, failure or not: the cluster runs as another
+    user (as root) and would outlive this script; nor does it load the other cases' cores.
+    """
+    with ExitStack() as cleanup:
+        cluster = PostgresCluster()
+        cleanup.callback(cluster.destroy)  # before start(): initdb may have made its directory
+        cluster.start()
+        server = LiveServer(tmp / "server-pg", database_url=cluster.create_database("bench"))
+        cleanup.callback(server.stop)  # before start(): a server that never answers still runs
+        server.start()
+        metadata = {"authorization": _basic("bench", server.create_user("bench"))}
+        return {
+            c: create_case(bench, "gRPC Create (PostgreSQL)", server.address, metadata, c)
+            for c in LEVELS
+        }
+
+
 def seed(engine: sa.Engine, namespace_id: int, count: int, credentials: str) -> list[str]:
     """Insert `count` repositories straight into the tables (with their counters)."""
     names = sorted(f"reg{i % 10}.example.com/team{i // 1000:04d}/app{i:07d}" for i in range(count))
@@ -226,14 +274,36 @@ def peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
+def run_create_only(args: argparse.Namespace) -> dict:
+    """`--only create`: the Create cases alone, on SQLite then PostgreSQL."""
+    figures: dict = {f"c{c}": {} for c in LEVELS}
+    with tempfile.TemporaryDirectory(prefix="extrepo-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        bench = Bench(args, tmp)
+        with ExitStack() as cleanup:
+            server = LiveServer(tmp / "server")
+            cleanup.callback(server.stop)
+            server.start()
+            metadata = {"authorization": _basic("bench", server.create_user("bench"))}
+            print("gRPC Create (ghz)", flush=True)
+            for c in LEVELS:
+                figures[f"c{c}"]["create"] = create_case(
+                    bench, "gRPC Create (SQLite)", server.address, metadata, c
+                )
+            for c, row in create_on_postgres(bench, tmp).items():
+                figures[f"c{c}"]["create_pg"] = row
+    return figures
+
+
 def run(args: argparse.Namespace) -> dict:
     figures: dict = {}
     with tempfile.TemporaryDirectory(prefix="extrepo-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bench = Bench(args, tmp)
         with ExitStack() as cleanup:
-            server = LiveServer(tmp / "server").start()
-            cleanup.callback(server.stop)
+            server = LiveServer(tmp / "server")
+            cleanup.callback(server.stop)  # before start(): a server that never answers still runs
+            server.start()
             gateway_url, stop_gateway = start_gateway(server.address)
             cleanup.callback(stop_gateway)
             empty, empty_address = bench.start_empty_server()
@@ -267,7 +337,7 @@ def run(args: argparse.Namespace) -> dict:
             )
 
             print("gRPC (ghz)", flush=True)
-            for c in (16, 64):
+            for c in LEVELS:
                 limit = bench.ghz(
                     "empty RPC (the limit)",
                     empty_address,
@@ -291,18 +361,7 @@ def run(args: argparse.Namespace) -> dict:
                     metadata=metadata,
                     data={"limit": 25},
                 )
-                create = bench.ghz(
-                    "gRPC Create (SQLite)",
-                    target,
-                    f"{SERVICE}.Create",
-                    concurrency=c,
-                    metadata=metadata,
-                    data={
-                        "name": f"create{c}.example.com/app{{{{.RequestNumber}}}}",
-                        "username": "u",
-                        "password": "p",
-                    },
-                )
+                create = create_case(bench, "gRPC Create (SQLite)", target, metadata, c)
                 update = bench.ghz(
                     "gRPC Update",
                     target,
@@ -321,11 +380,17 @@ def run(args: argparse.Namespace) -> dict:
                     "update": update,
                 }
 
+            print("gRPC (ghz) on PostgreSQL: a second extrepo server", flush=True)
+            for c, create_pg in create_on_postgres(bench, tmp).items():
+                limit = figures[f"c{c}"]["limit"]["calls_per_second"]
+                create_pg["x_limit"] = round(create_pg["calls_per_second"] / limit, 3)
+                figures[f"c{c}"]["create_pg"] = create_pg
+
             print(
                 "REST (hey): extrepo through the gateway, and the FastAPI + SQLModel peer",
                 flush=True,
             )
-            for c in (16, 64):
+            for c in LEVELS:
                 rest_get = bench.hey(
                     "REST Get via gateway",
                     f"{gateway_url}/api/repo/v1/repository/{GET_NAME}/",
@@ -434,14 +499,28 @@ def main() -> None:
     parser.add_argument("--hey", default=str(REPO / ".tools/bin/hey"))
     parser.add_argument("--peer-python", default=str(REPO / "bench/peer/.venv/bin/python"))
     parser.add_argument("--requests", type=int, default=20000)
-    parser.add_argument("--out", type=Path, default=REPO / "bench/results/latest.json")
+    parser.add_argument(
+        "--only",
+        choices=["create"],
+        help="run only these cases (a smoke run; no targets, not written to latest.json)",
+    )
+    parser.add_argument("--out", type=Path, help="default bench/results/latest.json")
     args = parser.parse_args()
+    if args.out is None:
+        name = f"only-{args.only}.json" if args.only else "latest.json"
+        args.out = REPO / "bench/results" / name
+    # A SIGTERM (a timeout, a kill) unwinds like an error, so that the servers and the
+    # PostgreSQL cluster are stopped rather than left running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
-    figures = run(args)
-    rows = verdicts(figures)
-    print("\ntargets")
-    for name, value, target, ok in rows:
-        print(f"  {name:44} {value:10.2f}  target {target:>7}  {'met' if ok else 'SHORT'}")
+    if args.only:
+        figures, rows = run_create_only(args), []
+    else:
+        figures = run(args)
+        rows = verdicts(figures)
+        print("\ntargets")
+        for name, value, target, ok in rows:
+            print(f"  {name:44} {value:10.2f}  target {target:>7}  {'met' if ok else 'SHORT'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -452,6 +531,7 @@ def main() -> None:
             "cpu": _cpu_model(),
         },
         "requests_per_run": args.requests,
+        "only": args.only,
         "figures": figures,
         "targets": [
             {"name": n, "value": round(v, 3), "target": t, "met": ok} for n, v, t, ok in rows

@@ -18,7 +18,8 @@ CASES = [
     ("limit", "empty RPC\n(limit)"),
     ("get", "gRPC\nGet"),
     ("list", "gRPC\nList"),
-    ("create", "gRPC\nCreate"),
+    ("create", "gRPC Create\n(SQLite)"),
+    ("create_pg", "gRPC Create\n(PostgreSQL)"),
     ("update", "gRPC\nUpdate"),
     ("rest_get", "REST\nGet"),
     ("rest_list", "REST\nList"),
@@ -30,23 +31,25 @@ CASES = [
 def main(source: str, target: str) -> None:
     report = json.loads(Path(source).read_text())
     figures = report["figures"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5), width_ratios=[3, 2])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 5.5), width_ratios=[3, 2])
 
+    # Only the cases measured: a `--only` run, or a report older than a case.
+    cases = [(key, label) for key, label in CASES if key in figures["c16"]]
     width = 0.4
     for shift, level in ((-width / 2, "c16"), (width / 2, "c64")):
-        values = [figures[level][key]["calls_per_second"] for key, _ in CASES]
+        values = [figures[level][key]["calls_per_second"] for key, _ in cases]
         left.bar(
-            [i + shift for i in range(len(CASES))],
+            [i + shift for i in range(len(cases))],
             values,
             width,
             label=level.replace("c", "in flight: "),
         )
-    left.set_xticks(range(len(CASES)), [label for _, label in CASES], fontsize=8)
+    left.set_xticks(range(len(cases)), [label for _, label in cases], fontsize=8)
     left.set_ylabel("calls per second")
     left.set_title("Throughput (ghz for gRPC, hey for REST)")
     left.legend()
 
-    scale = figures["scale"]
+    scale = figures.get("scale", {})
     labels = list(scale)
     right.bar(range(len(labels)), [scale[k]["p50_ms"] for k in labels], label="p50")
     right.plot(
