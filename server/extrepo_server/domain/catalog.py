@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from ..security.credentials import Keyring
 from ..storage.repositories import EncryptedCredentials, RepositoryRow, RepositoryStore
@@ -19,8 +20,9 @@ from .names import parse_name
 from .resources import parse_registry_filter, registry_uri, repository_list_path, repository_uri
 
 
-@dataclass(frozen=True)
-class RepositoryView:
+class RepositoryView(NamedTuple):
+    """A repository as the API shows it. A named tuple: List builds 25 per call."""
+
     namespace: str
     name: str
     in_use: bool
@@ -47,7 +49,7 @@ class Page:
 
 
 def _view(namespace: str, row: RepositoryRow) -> RepositoryView:
-    return RepositoryView(namespace, row.name, row.in_use, row.created_at, row.updated_at)
+    return RepositoryView(namespace, *row)
 
 
 class RepositoryCatalog:
@@ -150,18 +152,16 @@ class RepositoryCatalog:
             total = len(rows)
             rows = rows[offset : offset + request.limit]
         else:
-            total = self._store.count(account, host)
             position = request.cursor
             if position is None:
-                rows = self._store.page(account, limit=request.limit, host=host, skip=offset)
+                edge = {"skip": offset}
             elif position.direction is paging.Direction.AFTER:
-                rows = self._store.page(
-                    account, limit=request.limit, host=host, after=position.name
-                )
+                edge = {"after": position.name}
             else:
-                rows = self._store.page(
-                    account, limit=request.limit, host=host, before=position.name
-                )
+                edge = {"before": position.name}
+            rows, total = self._store.page_and_count(
+                account, limit=request.limit, host=host, **edge
+            )
 
         links = paging.page_links(
             list_path=repository_list_path(grant.namespace),
@@ -174,7 +174,7 @@ class RepositoryCatalog:
             total=total,
         )
         return Page(
-            objects=[_view(grant.namespace, r) for r in rows],
+            objects=[RepositoryView(grant.namespace, *r) for r in rows],
             limit=request.limit,
             offset=offset,
             total_count=total,

@@ -7,13 +7,45 @@ a name range), so on PostgreSQL the column uses the "C" collation; SQLite's defa
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 NAME_TYPE = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
-UTC_TIME = sa.DateTime(timezone=True)
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    # SQLAlchemy stores SQLite times as "YYYY-MM-DD HH:MM:SS.ffffff" text; ours are UTC.
+    # Parsing with the offset appended costs ~0.2 us; parsing naive and then calling
+    # .replace(tzinfo=UTC) costs ~1.1 us, and List reads 50 times per page.
+    return None if value is None else datetime.fromisoformat(value + "+00:00")
+
+
+class UtcDateTime(sa.TypeDecorator):
+    """An instant in UTC: `timestamptz` on PostgreSQL, ISO text on SQLite.
+
+    Reads always give timezone-aware datetimes (SQLite's naive text is UTC by
+    construction); writes refuse naive datetimes, so nothing local slips in.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime: store UTC instants only")
+            value = value.astimezone(UTC)
+        return value
+
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "sqlite":
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+UTC_TIME = UtcDateTime()
 
 
 class Account(SQLModel, table=True):

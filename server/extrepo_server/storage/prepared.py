@@ -26,7 +26,11 @@ T = TypeVar("T")
 
 
 class PreparedQuery:
-    """A SELECT compiled once for one engine; `all()`/`first()` run it with parameters."""
+    """A SELECT compiled once for one engine.
+
+    `all()`/`first()` run it on a connection of their own; `all_on()`/`first_on()`
+    run it on a cursor from `read()`, so that several queries share one checkout.
+    """
 
     def __init__(self, engine: sa.Engine, statement: sa.Select) -> None:
         dialect = engine.dialect
@@ -60,32 +64,39 @@ class PreparedQuery:
     def _convert(self, row: tuple) -> tuple:
         if self._identity:
             return row
-        return tuple(v if p is None else p(v) for p, v in zip(self._result, row, strict=True))
+        # A list comprehension, then tuple(): ~30% cheaper than tuple(<generator>).
+        return tuple([v if p is None else p(v) for p, v in zip(self._result, row, strict=True)])
+
+    def all_on(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple]:
+        cursor.execute(self._sql, self._parameters(values))
+        convert = self._convert
+        return [convert(r) for r in cursor.fetchall()]
+
+    def first_on(self, cursor: Any, values: Mapping[str, Any]) -> tuple | None:
+        cursor.execute(self._sql, self._parameters(values))
+        row = cursor.fetchone()
+        return None if row is None else self._convert(row)
 
     def all(self, **values: Any) -> list[tuple]:
-        return self._run(values, lambda cursor: [self._convert(r) for r in cursor.fetchall()])
+        return read(self._engine, lambda cursor: self.all_on(cursor, values))
 
     def first(self, **values: Any) -> tuple | None:
-        def fetch(cursor) -> tuple | None:
-            row = cursor.fetchone()
-            return None if row is None else self._convert(row)
+        return read(self._engine, lambda cursor: self.first_on(cursor, values))
 
-        return self._run(values, fetch)
 
-    def _run(self, values: Mapping[str, Any], fetch: Callable[[Any], T]) -> T:
-        parameters = self._parameters(values)
-        try:
-            return self._once(parameters, fetch)
-        except ConnectionDropped:
-            # A read is safe to repeat, and the dropped connection (with every pooled
-            # one as old) is gone: this try connects anew. So a database restart costs
-            # no failed read; if the database is still down, this one fails fast.
-            return self._once(parameters, fetch)
+def read(engine: sa.Engine, work: Callable[[Any], T]) -> T:
+    """`work(cursor)` on one pooled connection, once more on a new one if it was dead.
 
-    def _once(self, parameters: Any, fetch: Callable[[Any], T]) -> T:
-        with dbapi_cursor(self._engine, read_only=True) as cursor:
-            cursor.execute(self._sql, parameters)
-            return fetch(cursor)
+    `work` must only read: it is safe to repeat, and the dropped connection (with
+    every pooled one as old) is gone, so the second try connects anew. A database
+    restart thus costs no failed read; a database still down fails the retry fast.
+    """
+    try:
+        with dbapi_cursor(engine, read_only=True) as cursor:
+            return work(cursor)
+    except ConnectionDropped:
+        with dbapi_cursor(engine, read_only=True) as cursor:
+            return work(cursor)
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
@@ -19,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..domain.errors import AlreadyExists, NotFound
 from .errors import is_unique_violation, translate_unavailable
 from .models import Account, RegistryCount, Repository
-from .prepared import PreparedQuery
+from .prepared import PreparedQuery, read
 
 _repo = Repository.__table__
 _account = Account.__table__
@@ -28,9 +29,12 @@ _registry_count = RegistryCount.__table__
 _PUBLIC_COLUMNS = (_repo.c.name, _repo.c.in_use, _repo.c.created_at, _repo.c.updated_at)
 
 
-@dataclass(frozen=True)
-class RepositoryRow:
-    """What storage tells about a repository: never its credentials."""
+class RepositoryRow(NamedTuple):
+    """What storage tells about a repository: never its credentials.
+
+    A named tuple, not a dataclass: List makes 25 per call, and a frozen dataclass
+    costs ~1.5 us to build against ~0.6 us. The times are aware UTC datetimes.
+    """
 
     name: str
     in_use: bool
@@ -42,16 +46,6 @@ class RepositoryRow:
 class EncryptedCredentials:
     username: str
     password: str
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _row(row: tuple) -> RepositoryRow:
-    name, in_use, created_at, updated_at = row
-    return RepositoryRow(name, bool(in_use), _utc(created_at), _utc(updated_at))
 
 
 def _host_range(host: str) -> tuple[str, str]:
@@ -135,7 +129,7 @@ class RepositoryStore:
         row = self._get.first(namespace_id=namespace_id, name=name)
         if row is None:
             raise NotFound(f"repository '{name}' not found")
-        return _row(row)
+        return RepositoryRow._make(row)
 
     def credentials(self, namespace_id: int, name: str) -> EncryptedCredentials:
         row = self._credentials.first(namespace_id=namespace_id, name=name)
@@ -144,10 +138,15 @@ class RepositoryStore:
         return EncryptedCredentials(*row)
 
     def count(self, namespace_id: int, host: str | None = None) -> int:
+        return read(self._engine, lambda cursor: self._count_on(cursor, namespace_id, host))
+
+    def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
-            row = self._namespace_count.first(namespace_id=namespace_id)
+            row = self._namespace_count.first_on(cursor, {"namespace_id": namespace_id})
         else:
-            row = self._registry_count.first(namespace_id=namespace_id, host=host)
+            row = self._registry_count.first_on(
+                cursor, {"namespace_id": namespace_id, "host": host}
+            )
         return row[0] if row else 0
 
     def page(
@@ -162,6 +161,38 @@ class RepositoryStore:
         skip: int = 0,
     ) -> list[RepositoryRow]:
         """A page in name order: after a name, before a name, or after skipping rows."""
+        query, values = self._page_query(namespace_id, limit, host, name, after, before, skip)
+        return self._page_rows(query.all(**values), reverse=before is not None)
+
+    def page_and_count(
+        self,
+        namespace_id: int,
+        *,
+        limit: int,
+        host: str | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        skip: int = 0,
+    ) -> tuple[list[RepositoryRow], int]:
+        """`page()` and `count()` together, on one pooled connection (one checkout)."""
+        query, values = self._page_query(namespace_id, limit, host, None, after, before, skip)
+
+        def work(cursor) -> tuple[list[tuple], int]:
+            return query.all_on(cursor, values), self._count_on(cursor, namespace_id, host)
+
+        rows, total = read(self._engine, work)
+        return self._page_rows(rows, reverse=before is not None), total
+
+    def _page_query(
+        self,
+        namespace_id: int,
+        limit: int,
+        host: str | None,
+        name: str | None,
+        after: str | None,
+        before: str | None,
+        skip: int,
+    ) -> tuple[PreparedQuery, dict[str, object]]:
         edge = "after" if after is not None else "before" if before is not None else None
         shape = (name is not None, host is not None, edge, bool(skip))
         query = self._pages.get(shape)
@@ -179,10 +210,14 @@ class RepositoryStore:
             values["edge"] = after if after is not None else before
         if skip:
             values["skip"] = skip
-        rows = [_row(r) for r in query.all(**values)]
-        if before is not None:
-            rows.reverse()
-        return rows
+        return query, values
+
+    @staticmethod
+    def _page_rows(rows: list[tuple], *, reverse: bool) -> list[RepositoryRow]:
+        page = list(map(RepositoryRow._make, rows))
+        if reverse:  # a "before" page is read backwards from its edge
+            page.reverse()
+        return page
 
     # -- writes --------------------------------------------------------------
 
@@ -250,7 +285,7 @@ class RepositoryStore:
             row = conn.execute(statement, values).first()
         if row is None:
             raise NotFound(f"repository '{name}' not found")
-        return _row(tuple(row))
+        return RepositoryRow._make(row)
 
     def delete(self, namespace_id: int, name: str, host: str) -> None:
         with self._begin() as conn:

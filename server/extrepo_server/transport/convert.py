@@ -1,36 +1,53 @@
-"""Conversion between domain views and extrepo.v1 messages."""
+"""Conversion between domain views and extrepo.v1 messages.
+
+Messages are filled in place, field by field: building sub-messages first and
+passing them as keyword arguments makes protobuf copy each one into its parent,
+which costs about three times as much (List fills 25 repositories per call).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from extrepo.v1 import repository_service_pb2 as pb
-from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf import timestamp_pb2
 
 from ..domain.catalog import Page, RepositoryView
 
 
-def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    # Four times cheaper than Timestamp.FromDatetime, and this runs twice per answer.
-    return timestamp_pb2.Timestamp(seconds=int(value.timestamp()), nanos=value.microsecond * 1000)
+def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+    # Four times cheaper than Timestamp.FromDatetime.
+    target.seconds = int(value.timestamp())
+    target.nanos = value.microsecond * 1000
+
+
+def fill_repository(target: pb.Repository, view: RepositoryView) -> None:
+    target.name = view.name
+    target.in_use = view.in_use
+    target.registry = view.registry
+    target.resource_uri = view.resource_uri
+    target.namespace = view.namespace
+    _set_time(target.create_time, view.created_at)
+    _set_time(target.update_time, view.updated_at)
 
 
 def repository(view: RepositoryView) -> pb.Repository:
-    return pb.Repository(
-        name=view.name,
-        in_use=view.in_use,
-        registry=view.registry,
-        resource_uri=view.resource_uri,
-        namespace=view.namespace,
-        create_time=_timestamp(view.created_at),
-        update_time=_timestamp(view.updated_at),
-    )
+    message = pb.Repository()
+    fill_repository(message, view)
+    return message
 
 
 def list_response(page: Page) -> pb.ListResponse:
-    meta = pb.ListMeta(limit=page.limit, offset=page.offset, total_count=page.total_count)
+    response = pb.ListResponse()
+    meta = response.meta
+    meta.limit = page.limit
+    meta.offset = page.offset
+    meta.total_count = page.total_count
     if page.next is not None:
-        meta.next.CopyFrom(wrappers_pb2.StringValue(value=page.next))
+        meta.next.value = page.next
     if page.previous is not None:
-        meta.previous.CopyFrom(wrappers_pb2.StringValue(value=page.previous))
-    return pb.ListResponse(meta=meta, objects=[repository(v) for v in page.objects])
+        meta.previous.value = page.previous
+    add = response.objects.add
+    for view in page.objects:
+        fill_repository(add(), view)
+    return response

@@ -22,7 +22,9 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         view = self._catalog.get(
             current_principal.get(), namespace=request.namespace, name=request.name
         )
-        return pb.GetResponse(repository=convert.repository(view))
+        response = pb.GetResponse()
+        convert.fill_repository(response.repository, view)
+        return response
 
     async def Update(self, request: pb.UpdateRequest, context) -> pb.UpdateResponse:
         view = self._catalog.update(
@@ -32,7 +34,9 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
             username=request.username if request.HasField("username") else None,
             password=request.password if request.HasField("password") else None,
         )
-        return pb.UpdateResponse(repository=convert.repository(view))
+        response = pb.UpdateResponse()
+        convert.fill_repository(response.repository, view)
+        return response
 
     async def Delete(self, request: pb.DeleteRequest, context) -> pb.DeleteResponse:
         self._catalog.delete(
@@ -60,4 +64,6 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
             username=request.username,
             password=request.password,
         )
-        return pb.CreateResponse(repository=convert.repository(view))
+        response = pb.CreateResponse()
+        convert.fill_repository(response.repository, view)
+        return response
