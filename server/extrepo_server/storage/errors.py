@@ -16,8 +16,9 @@ _UNIQUE_VIOLATION_SQLSTATE = "23505"
 T = TypeVar("T")
 
 
-def is_unique_violation(exc: sa_exc.IntegrityError) -> bool:
-    orig = exc.orig
+def is_unique_violation(exc: Exception) -> bool:
+    """`exc` (SQLAlchemy's IntegrityError, or the driver's own) is a duplicate key."""
+    orig = getattr(exc, "orig", exc)
     if getattr(orig, "sqlstate", None) == _UNIQUE_VIOLATION_SQLSTATE:  # PostgreSQL
         return True
     # sqlite3 names the constraint kind (Python 3.11+).

@@ -1,4 +1,4 @@
-"""Hot-path reads: Core statements compiled once, run on a pooled DBAPI connection.
+"""The hot path's SQL: Core statements compiled once, run on a pooled DBAPI connection.
 
 Measured on the 2-core machine for one indexed lookup by (namespace_id, name):
 building a Core select per call ~380 us, executing a prebuilt Core select ~95 us,
@@ -25,14 +25,15 @@ from .errors import ConnectionDropped, translate_unavailable
 T = TypeVar("T")
 
 
-class PreparedQuery:
-    """A SELECT compiled once for one engine.
+class PreparedStatement:
+    """A statement (SELECT, INSERT, UPDATE, DELETE) compiled once for one engine.
 
-    `all()`/`first()` run it on a connection of their own; `all_on()`/`first_on()`
-    run it on a cursor from `read()`, so that several queries share one checkout.
+    `all()`/`first()` run a query on a connection of their own; the `*_on()` forms
+    run on a cursor from `read()` or `write()`, so that several statements share one
+    checkout (and, in `write()`, one transaction).
     """
 
-    def __init__(self, engine: sa.Engine, statement: sa.Select) -> None:
+    def __init__(self, engine: sa.Engine, statement: sa.Executable) -> None:
         dialect = engine.dialect
         compiled = statement.compile(dialect=dialect)
         self._engine = engine
@@ -48,7 +49,8 @@ class PreparedQuery:
         }
         self._result = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            # A SELECT's columns, or what an INSERT/UPDATE/DELETE returns (if anything).
+            for column in statement.exported_columns
         ]
         self._identity = all(p is None for p in self._result)
 
@@ -77,6 +79,11 @@ class PreparedQuery:
         row = cursor.fetchone()
         return None if row is None else self._convert(row)
 
+    def execute_on(self, cursor: Any, values: Mapping[str, Any]) -> int:
+        """Run a statement that returns no rows; the number of rows it touched."""
+        cursor.execute(self._sql, self._parameters(values))
+        return cursor.rowcount
+
     def all(self, **values: Any) -> list[tuple]:
         return read(self._engine, lambda cursor: self.all_on(cursor, values))
 
@@ -97,6 +104,26 @@ def read(engine: sa.Engine, work: Callable[[Any], T]) -> T:
     except ConnectionDropped:
         with dbapi_cursor(engine, read_only=True) as cursor:
             return work(cursor)
+
+
+def write(engine: sa.Engine, work: Callable[[Any], T]) -> T:
+    """`work(cursor)` in one transaction on a pooled connection: committed if it
+    returns, rolled back if it raises. Never retried: after a dropped connection the
+    commit may or may not have landed, so the caller hears Unavailable and decides.
+
+    Both drivers open the transaction implicitly at the first statement (sqlite3 in
+    its default mode before a write, psycopg before any statement).
+    """
+    with dbapi_cursor(engine) as cursor:
+        connection = cursor.connection
+        try:
+            result = work(cursor)
+        except BaseException:
+            with contextlib.suppress(engine.dialect.loaded_dbapi.Error):
+                connection.rollback()
+            raise
+        connection.commit()
+    return result
 
 
 @contextmanager
