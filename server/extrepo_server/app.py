@@ -129,6 +129,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_seconds)
+    components.repositories.close()
     components.engine.dispose()
     log.info("stopped")
 

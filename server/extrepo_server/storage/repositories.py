@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..domain.errors import AlreadyExists, NotFound
 from .errors import is_unique_violation, translate_unavailable
 from .models import Account, RegistryCount, Repository
-from .prepared import PreparedStatement, read, write
+from .prepared import PreparedStatement, Reader, write
 
 _repo = Repository.__table__
 _account = Account.__table__
@@ -90,6 +90,7 @@ class RepositoryStore:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._integrity_error = engine.dialect.loaded_dbapi.IntegrityError
+        self._reader = Reader(engine)
         key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
             _repo.c.name == sa.bindparam("name")
         )
@@ -142,22 +143,28 @@ class RepositoryStore:
             ),
         )
 
+    def close(self) -> None:
+        """Close the connections kept for reads (the engine's pool is the caller's)."""
+        self._reader.close()
+
     # -- reads ---------------------------------------------------------------
 
     def get(self, namespace_id: int, name: str) -> RepositoryRow:
-        row = self._get.first(namespace_id=namespace_id, name=name)
+        key = {"namespace_id": namespace_id, "name": name}
+        row = self._reader.run(lambda cursor: self._get.first_on(cursor, key))
         if row is None:
             raise NotFound(f"repository '{name}' not found")
         return RepositoryRow._make(row)
 
     def credentials(self, namespace_id: int, name: str) -> EncryptedCredentials:
-        row = self._credentials.first(namespace_id=namespace_id, name=name)
+        key = {"namespace_id": namespace_id, "name": name}
+        row = self._reader.run(lambda cursor: self._credentials.first_on(cursor, key))
         if row is None:
             raise NotFound(f"repository '{name}' not found")
         return EncryptedCredentials(*row)
 
     def count(self, namespace_id: int, host: str | None = None) -> int:
-        return read(self._engine, lambda cursor: self._count_on(cursor, namespace_id, host))
+        return self._reader.run(lambda cursor: self._count_on(cursor, namespace_id, host))
 
     def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
@@ -181,7 +188,8 @@ class RepositoryStore:
     ) -> list[RepositoryRow]:
         """A page in name order: after a name, before a name, or after skipping rows."""
         query, values = self._page_query(namespace_id, limit, host, name, after, before, skip)
-        return self._page_rows(query.all(**values), reverse=before is not None)
+        rows = self._reader.run(lambda cursor: query.all_on(cursor, values))
+        return self._page_rows(rows, reverse=before is not None)
 
     def page_and_count(
         self,
@@ -199,7 +207,7 @@ class RepositoryStore:
         def work(cursor) -> tuple[list[tuple], int]:
             return query.all_on(cursor, values), self._count_on(cursor, namespace_id, host)
 
-        rows, total = read(self._engine, work)
+        rows, total = self._reader.run(work)
         return self._page_rows(rows, reverse=before is not None), total
 
     def _page_query(
