@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             field = ".".join(str(p) for p in error["loc"])
             print(f"error: setting '{field}': {error['msg']}", file=sys.stderr)
         return 2
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_flush_seconds)
     try:
         if args.command == "serve":
             asyncio.run(serve(settings, args.port_file))

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+    log_flush_seconds: float = Field(
+        default=0.2,
+        ge=0,
+        description="how late log lines below WARNING may be written (batched, as nginx's "
+        "access_log buffer); 0 writes every line at once, at a system call per gRPC call",
+    )
 
     @field_validator("address")
     @classmethod
