@@ -147,17 +147,17 @@ def _migrate(settings: Settings, *, check_only: bool) -> None:
                 file=sys.stderr,
             )
             return
-        before, after = schema.upgrade(engine)
+        result = schema.upgrade(engine)
     finally:
         engine.dispose()
-    if before == after:
-        print(f"the schema is current ({', '.join(sorted(after))}); nothing to do", file=sys.stderr)
+    after = ", ".join(sorted(result.after))
+    if result.adopted:
+        print(f"adopted a database made before migrations; now at {after}", file=sys.stderr)
+    elif result.before == result.after:
+        print(f"the schema is current ({after}); nothing to do", file=sys.stderr)
     else:
-        print(
-            f"migrated {', '.join(sorted(before)) or 'an empty database'} -> "
-            f"{', '.join(sorted(after))}",
-            file=sys.stderr,
-        )
+        before = ", ".join(sorted(result.before)) or "an empty database"
+        print(f"migrated {before} -> {after}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from alembic import command
@@ -107,8 +108,17 @@ def check(engine: sa.Engine) -> None:
     )
 
 
-def upgrade(engine: sa.Engine) -> tuple[set[str], set[str]]:
-    """Apply every missing migration; returns the revisions before and after."""
+class Upgrade(NamedTuple):
+    """What `upgrade()` did: the revisions before and after, and whether the database
+    predated migrations and was adopted (stamped with the baseline revision)."""
+
+    before: set[str]
+    after: set[str]
+    adopted: bool
+
+
+def upgrade(engine: sa.Engine) -> Upgrade:
+    """Apply every missing migration."""
     with translate_unavailable(engine):
         if engine.dialect.name == "sqlite":
             return _upgrade_sqlite(engine)
@@ -119,7 +129,7 @@ def upgrade(engine: sa.Engine) -> tuple[set[str], set[str]]:
             return _upgrade_on(connection)
 
 
-def _upgrade_sqlite(engine: sa.Engine) -> tuple[set[str], set[str]]:
+def _upgrade_sqlite(engine: sa.Engine) -> Upgrade:
     with engine.connect() as connection:
         # Only outside a transaction does this pragma take effect.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
@@ -140,11 +150,12 @@ def _upgrade_sqlite(engine: sa.Engine) -> tuple[set[str], set[str]]:
     return result
 
 
-def _upgrade_on(connection: sa.Connection) -> tuple[set[str], set[str]]:
+def _upgrade_on(connection: sa.Connection) -> Upgrade:
     before = current_revisions(connection)
     _refuse_unknown(before)
     config = alembic_config(connection)
-    if not before and _predates_migrations(connection):
+    adopted = not before and _predates_migrations(connection)
+    if adopted:
         log.info(
             "adopting a database made before migrations", extra={"revision": BASELINE_REVISION}
         )
@@ -157,4 +168,4 @@ def _upgrade_on(connection: sa.Connection) -> tuple[set[str], set[str]]:
             "migrated the database",
             extra={"from": ",".join(sorted(before)) or "empty", "to": ",".join(sorted(after))},
         )
-    return before, after
+    return Upgrade(before, after, adopted)
