@@ -174,7 +174,7 @@ class RepositoryCatalog:
             total=total,
         )
         return Page(
-            objects=[RepositoryView(grant.namespace, *r) for r in rows],
+            objects=[_view(grant.namespace, r) for r in rows],
             limit=request.limit,
             offset=offset,
             total_count=total,

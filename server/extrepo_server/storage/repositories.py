@@ -163,9 +163,6 @@ class RepositoryStore:
             raise NotFound(f"repository '{name}' not found")
         return EncryptedCredentials(*row)
 
-    def count(self, namespace_id: int, host: str | None = None) -> int:
-        return self._reader.run(lambda cursor: self._count_on(cursor, namespace_id, host))
-
     def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
             row = self._namespace_count.first_on(cursor, {"namespace_id": namespace_id})
@@ -353,7 +350,7 @@ class RepositoryStore:
 
     def _adjust_counts(self, cursor, namespace_id: int, host: str, delta: int) -> None:
         values = {"namespace_id": namespace_id, "host": host, "delta": delta}
-        self._count_namespace.execute_on(cursor, {"namespace_id": namespace_id, "delta": delta})
+        self._count_namespace.execute_on(cursor, values)  # takes the values it names
         self._count_registry.execute_on(cursor, values)
 
     @contextmanager
