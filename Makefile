@@ -90,14 +90,14 @@ lint-proto: $(BUF) $(PROTO_DEPS)/.copied
 
 .PHONY: lint-python
 lint-python: $(VENV)/.synced
-	$(VENV)/bin/ruff check server tests bench
-	$(VENV)/bin/ruff format --check server tests bench
+	$(VENV)/bin/ruff check server harness tests bench
+	$(VENV)/bin/ruff format --check server harness tests bench
 
 .PHONY: format
 format: $(BUF) $(VENV)/.synced ## apply buf format and ruff format
 	$(BUF) format -w proto
-	$(VENV)/bin/ruff format server tests bench
-	$(VENV)/bin/ruff check --fix server tests bench
+	$(VENV)/bin/ruff format server harness tests bench
+	$(VENV)/bin/ruff check --fix server harness tests bench
 
 # ---- test and run -----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support.live_server import LiveServer  # noqa: E402
+from harness.live_server import LiveServer  # noqa: E402
 
 NAME = "bench.example.com/team/app"
 

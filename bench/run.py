@@ -2,7 +2,7 @@
 
 - the limit: an empty unary RPC on a grpc.aio server like extrepo's, no interceptor;
 - extrepo Get, List (a page of 25), Create and Update over gRPC at 16 and 64 in flight;
-- the same Create on PostgreSQL: a throwaway cluster from tests/support/postgres.py (fsync and
+- the same Create on PostgreSQL: a throwaway cluster from harness/postgres.py (fsync and
   synchronous_commit off, as for the tests; SQLite runs WAL with synchronous=NORMAL, which
   does not wait for the disk at each commit either) and a second extrepo server on it;
 - REST Get and List through the real gateway, and the same on the FastAPI + SQLModel peer
@@ -50,9 +50,9 @@ sys.path.insert(0, str(REPO))
 from extrepo_server.domain.paging import Cursor, Direction, encode_cursor  # noqa: E402
 from extrepo_server.storage.models import Account, RegistryCount, Repository  # noqa: E402
 
+from harness.live_server import LiveServer  # noqa: E402
+from harness.postgres import PostgresCluster  # noqa: E402
 from tests.support.gateway import start_gateway  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
-from tests.support.postgres import PostgresCluster  # noqa: E402
 
 EXTREPO_PROTO = [
     "--proto=proto/extrepo/v1/repository_service.proto",

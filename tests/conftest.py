@@ -4,7 +4,7 @@ Every API case takes the `connect` fixture (or a ready `alice`), which is
 parametrized over `grpc` and `rest`: the same case runs through the generated gRPC
 stubs and through the real grpc-gateway over HTTP. The session's `server` is
 parametrized over databases: SQLite, and a real PostgreSQL that the tests start
-themselves (tests/support/postgres.py), so every case that uses it runs on both.
+themselves (harness/postgres.py), so every case that uses it runs on both.
 
 EXTREPO_TEST_DATABASES=sqlite (or postgresql) narrows that, for a quicker local run;
 `make test` and CI run both.
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
+from harness.live_server import LiveServer
+from harness.postgres import PostgresCluster
 from tests.support.api import Api, GrpcApi, basic_authorization
-from tests.support.live_server import LiveServer
-from tests.support.postgres import PostgresCluster
 
 TRANSPORTS = ["grpc", "rest"]
 ALL_DATABASES = ("sqlite", "postgresql")

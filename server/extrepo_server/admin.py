@@ -13,10 +13,11 @@ from .config import Settings
 from .domain.access import Role
 from .domain.errors import FailedPrecondition, InvalidArgument
 from .domain.names import namespace_problem
+from .domain.ports import EncryptedCredentials
 from .security import api_keys
 from .security.credentials import Keyring, new_key, read_key_file, write_key_file
 from .storage.accounts import ORGANIZATION, USER, KeyInfo
-from .storage.repositories import EncryptedCredentials
+from .storage.reencryption import CredentialRows
 
 
 def _check_name(name: str, field: str) -> None:
@@ -73,7 +74,7 @@ class Admin:
         """The decrypted username and password of a repository (what a pull would use)."""
         accounts = self.components.accounts
         account_id = accounts.namespace_id(namespace)
-        encrypted = self.components.repositories.credentials(account_id, name)
+        encrypted = self._credential_rows().get(account_id, name)
         keyring = self.components.keyring
         return keyring.decrypt(encrypted.username), keyring.decrypt(encrypted.password)
 
@@ -100,7 +101,7 @@ class Admin:
         keyring = Keyring(read_key_file(path))
         stale = sum(
             not (keyring.primary_decrypts(c.username) and keyring.primary_decrypts(c.password))
-            for _, c in self.components.repositories.all_credentials()
+            for _, c in self._credential_rows().all()
         )
         if stale:
             raise FailedPrecondition(
@@ -113,16 +114,19 @@ class Admin:
         return dropped
 
     def _reencrypt(self, keyring: Keyring) -> int:
-        store = self.components.repositories
+        credential_rows = self._credential_rows()
         rows = [
             (
                 row_id,
                 EncryptedCredentials(keyring.reencrypt(c.username), keyring.reencrypt(c.password)),
             )
-            for row_id, c in store.all_credentials()
+            for row_id, c in credential_rows.all()
         ]
-        store.replace_credentials(rows)
+        credential_rows.replace(rows)
         return len(rows)
+
+    def _credential_rows(self) -> CredentialRows:
+        return CredentialRows(self.components.engine)
 
     def _key_file(self):
         if self.settings.secret_keys:

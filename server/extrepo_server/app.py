@@ -2,7 +2,13 @@
 
 Concurrency model (see README, "Why it is built this way"): a grpc.aio server whose
 handlers call the database synchronously on the event loop. The queries are short
-indexed lookups (~30 us), less than handing each to a thread would cost.
+indexed lookups (~30 us), less than handing each to a thread would cost. Calls to
+third-party registries, which take tens of milliseconds to seconds, are awaited
+(registry/), so they never block the loop.
+
+The dependencies point one way: transport -> domain <- storage, security, registry;
+the domain owns the Protocols (domain/ports.py) that the others implement, and this
+module is the only one that knows them all.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +30,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
 from .domain.catalog import RepositoryCatalog
+from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.credentials import Keyring, load_or_create_key_file
 from .storage import schema
@@ -34,7 +42,10 @@ from .transport.servicer import RepositoryServicer
 
 log = logging.getLogger("extrepo.server")
 
-SERVICE_NAME = pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# The only services a caller may use without credentials: probes and grpcurl need
+# them. Every other service, present or future, is authenticated by the interceptor.
+OPEN_SERVICES = frozenset({HEALTH_SERVICE, reflection.SERVICE_NAME})
 
 
 @dataclass
@@ -43,6 +54,29 @@ class Components:
     accounts: AccountStore
     repositories: RepositoryStore
     keyring: Keyring
+    registries: RegistryClient
+
+
+@dataclass(frozen=True)
+class Service:
+    """A gRPC service of the API: its full name and how to add its servicer to a server."""
+
+    name: str
+    add_to: Callable[[grpc.aio.Server], None]
+
+
+def api_services(components: Components) -> list[Service]:
+    """Every service of the API, the one list the server registers, names in
+    reflection and reports in health. A new service is one more entry here."""
+    catalog = RepositoryCatalog(components.repositories, components.keyring)
+    return [
+        Service(
+            pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name,
+            lambda server: pb_grpc.add_RepositoryServiceServicer_to_server(
+                RepositoryServicer(catalog), server
+            ),
+        ),
+    ]
 
 
 def load_keyring(settings: Settings) -> Keyring:
@@ -73,33 +107,36 @@ def build(settings: Settings) -> Components:
         accounts=AccountStore(engine),
         repositories=RepositoryStore(engine),
         keyring=load_keyring(settings),
+        registries=RegistryClient(
+            timeout_seconds=settings.registry_timeout_seconds,
+            plain_http_hosts=settings.registry_plain_http_host_set,
+        ),
     )
 
 
 async def create_server(
-    settings: Settings, components: Components
+    settings: Settings, components: Components, services: Sequence[Service] | None = None
 ) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A started server and the port it listens on (useful with port 0)."""
+    """A started server and the port it listens on (useful with port 0), serving
+    `services` (by default the API's) beside the open health and reflection ones."""
+    if services is None:
+        services = api_services(components)
     authenticator = Authenticator(components.accounts, cache_seconds=settings.auth_cache_seconds)
-    catalog = RepositoryCatalog(components.repositories, components.keyring)
-    server = grpc.aio.server(interceptors=[CallInterceptor(authenticator)])
-    pb_grpc.add_RepositoryServiceServicer_to_server(RepositoryServicer(catalog), server)
+    server = grpc.aio.server(
+        interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES)]
+    )
+    for service in services:
+        service.add_to(server)
 
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (
-            SERVICE_NAME,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-    )
+    names = [service.name for service in services]
+    reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
     port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
     await server.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return server, port, health_servicer
 
@@ -129,6 +166,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     await health_servicer.enter_graceful_shutdown()
     await server.stop(settings.shutdown_grace_seconds)
+    await components.registries.aclose()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")

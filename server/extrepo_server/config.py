@@ -62,6 +62,17 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
     )
+    registry_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="the longest one check of a third-party registry may take, in total",
+    )
+    registry_plain_http_hosts: str = Field(
+        default="",
+        description="comma-separated registry hosts (host[:port]) reached over plain HTTP "
+        "instead of HTTPS, as Docker's insecure-registries; only for trusted networks",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_flush_seconds: float = Field(
         default=0.2,
@@ -93,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or sqlite_url_for(self.data_dir.resolve())
+
+    @property
+    def registry_plain_http_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip() for h in self.registry_plain_http_hosts.split(",") if h.strip())
 
     @property
     def effective_key_file(self) -> Path:

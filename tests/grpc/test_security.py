@@ -9,9 +9,9 @@ import time
 import grpc
 import pytest
 
+from harness.live_server import AdminError, LiveServer
 from tests.conftest import unique_name
 from tests.support.api import ApiError, GrpcApi, basic_authorization
-from tests.support.live_server import AdminError, LiveServer
 
 PASSWORD = "plaintext-password-7f3a9c"
 USERNAME = "plaintext-username-51b2e0"

@@ -19,8 +19,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
+from harness.live_server import REPO_ROOT, LiveServer
 from tests.support.api import ApiError, GrpcApi, basic_authorization
-from tests.support.live_server import REPO_ROOT, LiveServer
 
 SERVICE = "extrepo.v1.RepositoryService"
 

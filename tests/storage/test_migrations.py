@@ -24,7 +24,7 @@ from extrepo_server.storage import schema
 from extrepo_server.storage.database import create_engine
 from sqlmodel import SQLModel
 
-from tests.support.live_server import REPO_ROOT, LiveServer
+from harness.live_server import REPO_ROOT, LiveServer
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import grpc
 import pytest
 
+from harness.live_server import LiveServer
+from harness.postgres import PostgresCluster
 from tests.support.api import ApiError, GrpcApi, basic_authorization
-from tests.support.live_server import LiveServer
-from tests.support.postgres import PostgresCluster
 
 UNAVAILABLE_MESSAGE = "the database is unavailable; retry shortly"
 

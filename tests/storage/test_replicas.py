@@ -21,10 +21,10 @@ from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from extrepo_server.security.credentials import Keyring
 from extrepo_server.storage.accounts import AccountStore
 from extrepo_server.storage.database import create_engine
-from extrepo_server.storage.repositories import RepositoryStore
+from extrepo_server.storage.reencryption import CredentialRows
 
+from harness.live_server import LiveServer
 from tests.support.api import ApiError, GrpcApi, basic_authorization
-from tests.support.live_server import LiveServer
 
 RACE_REPETITIONS = 6
 RACERS = 60  # concurrent creates of one name per repetition, half through each replica
@@ -144,7 +144,7 @@ def test_concurrent_updates_of_different_fields_across_replicas_lose_nothing(rep
     engine = create_engine(replicas.url)
     try:
         namespace_id = AccountStore(engine).namespace_id(replicas.user)
-        stored = RepositoryStore(engine).credentials(namespace_id, name)
+        stored = CredentialRows(engine).get(namespace_id, name)
     finally:
         engine.dispose()
     keyring = Keyring([replicas.secret])

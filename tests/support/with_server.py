@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .live_server import LiveServer
+from harness.live_server import LiveServer
 
 USERNAME = "client-test"
 

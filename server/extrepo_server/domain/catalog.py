@@ -8,39 +8,18 @@ nothing of gRPC or of SQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from typing import NamedTuple
 
-from ..security.credentials import Keyring
-from ..storage.repositories import EncryptedCredentials, RepositoryRow, RepositoryStore
 from . import paging
 from .access import Action, Principal, authorize
 from .errors import FieldViolation, InvalidArgument
 from .names import parse_name
-from .resources import parse_registry_filter, registry_uri, repository_list_path, repository_uri
-
-
-class RepositoryView(NamedTuple):
-    """A repository as the API shows it. A named tuple: List builds 25 per call."""
-
-    namespace: str
-    name: str
-    in_use: bool
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def registry(self) -> str:
-        return registry_uri(self.namespace, self.name.partition("/")[0])
-
-    @property
-    def resource_uri(self) -> str:
-        return repository_uri(self.namespace, self.name)
+from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore
+from .resources import parse_registry_filter, repository_list_path
 
 
 @dataclass(frozen=True)
 class Page:
-    objects: list[RepositoryView]
+    objects: list[Repository]
     limit: int
     offset: int
     total_count: int
@@ -48,23 +27,19 @@ class Page:
     previous: str | None
 
 
-def _view(namespace: str, row: RepositoryRow) -> RepositoryView:
-    return RepositoryView(namespace, *row)
-
-
 class RepositoryCatalog:
-    def __init__(self, store: RepositoryStore, keyring: Keyring) -> None:
+    def __init__(self, store: RepositoryStore, cipher: Cipher) -> None:
         self._store = store
-        self._keyring = keyring
+        self._cipher = cipher
 
-    def get(self, principal: Principal, *, namespace: str, name: str) -> RepositoryView:
+    def get(self, principal: Principal, *, namespace: str, name: str) -> Repository:
         grant = authorize(principal, namespace, Action.READ)
         parse_name(name)
-        return _view(grant.namespace, self._store.get(grant.account_id, name))
+        return self._store.get(grant, name)
 
     def create(
         self, principal: Principal, *, namespace: str, name: str, username: str, password: str
-    ) -> RepositoryView:
+    ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
         violations = []
         try:
@@ -82,10 +57,9 @@ class RepositoryCatalog:
         if violations:
             raise InvalidArgument(violations)
         credentials = EncryptedCredentials(
-            self._keyring.encrypt(username), self._keyring.encrypt(password)
+            self._cipher.encrypt(username), self._cipher.encrypt(password)
         )
-        row = self._store.create(grant.account_id, parsed.full, parsed.host, credentials)
-        return _view(grant.namespace, row)
+        return self._store.create(grant, parsed.full, parsed.host, credentials)
 
     def update(
         self,
@@ -95,7 +69,7 @@ class RepositoryCatalog:
         name: str,
         username: str | None,
         password: str | None,
-    ) -> RepositoryView:
+    ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
         violations = []
         try:
@@ -112,18 +86,17 @@ class RepositoryCatalog:
             violations.append(FieldViolation("password", "must not be empty when sent"))
         if violations:
             raise InvalidArgument(violations)
-        row = self._store.update_credentials(
-            grant.account_id,
+        return self._store.update_credentials(
+            grant,
             name,
-            username=None if username is None else self._keyring.encrypt(username),
-            password=None if password is None else self._keyring.encrypt(password),
+            username=None if username is None else self._cipher.encrypt(username),
+            password=None if password is None else self._cipher.encrypt(password),
         )
-        return _view(grant.namespace, row)
 
     def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
         grant = authorize(principal, namespace, Action.WRITE)
         parsed = parse_name(name)
-        self._store.delete(grant.account_id, parsed.full, parsed.host)
+        self._store.delete(grant, parsed.full, parsed.host)
 
     def list(
         self,
@@ -144,24 +117,7 @@ class RepositoryCatalog:
         request = paging.page_request(
             limit=limit, offset=offset, cursor=cursor, filters=cursor_filters
         )
-        account = grant.account_id
-
-        if name:
-            # At most one row matches: no counter needed.
-            rows = self._store.page(account, limit=1, name=name, host=host)
-            total = len(rows)
-            rows = rows[offset : offset + request.limit]
-        else:
-            position = request.cursor
-            if position is None:
-                edge = {"skip": offset}
-            elif position.direction is paging.Direction.AFTER:
-                edge = {"after": position.name}
-            else:
-                edge = {"before": position.name}
-            rows, total = self._store.page_and_count(
-                account, limit=request.limit, host=host, **edge
-            )
+        rows, total = self._store.page(grant, request.window, host=host, name=name or None)
 
         links = paging.page_links(
             list_path=repository_list_path(grant.namespace),
@@ -174,7 +130,7 @@ class RepositoryCatalog:
             total=total,
         )
         return Page(
-            objects=[_view(grant.namespace, r) for r in rows],
+            objects=rows,
             limit=request.limit,
             offset=offset,
             total_count=total,

@@ -37,10 +37,31 @@ class Cursor:
 
 
 @dataclass(frozen=True)
+class Window:
+    """Which rows of a listing, in name order, make a page: those after the name
+    `after`, those before the name `before` (read backwards from it, returned in
+    name order), or else those after skipping `skip` rows; at most `limit`."""
+
+    limit: int
+    skip: int = 0
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True)
 class PageRequest:
     limit: int
     offset: int
     cursor: Cursor | None
+
+    @property
+    def window(self) -> Window:
+        """The rows this request asks for: a cursor's keyset edge, else the offset."""
+        if self.cursor is None:
+            return Window(self.limit, skip=self.offset)
+        if self.cursor.direction is Direction.AFTER:
+            return Window(self.limit, after=self.cursor.name)
+        return Window(self.limit, before=self.cursor.name)
 
 
 def encode_cursor(cursor: Cursor) -> str:

@@ -16,7 +16,7 @@ from collections import OrderedDict
 
 from ..domain.access import Principal
 from ..domain.errors import Unauthenticated
-from ..storage.accounts import AccountStore
+from ..domain.ports import AccountDirectory
 from . import api_keys
 
 _CACHE_MAX_ENTRIES = 10_000
@@ -24,7 +24,7 @@ _HOW = "send 'authorization: Basic base64(username:apikey)'"
 
 
 class Authenticator:
-    def __init__(self, accounts: AccountStore, *, cache_seconds: float) -> None:
+    def __init__(self, accounts: AccountDirectory, *, cache_seconds: float) -> None:
         self._accounts = accounts
         self._ttl = cache_seconds
         self._cache: OrderedDict[bytes, tuple[float, Principal]] = OrderedDict()

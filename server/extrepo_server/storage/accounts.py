@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import sqlalchemy.exc as sa_exc
 
 from ..domain.access import OrganizationAccess, Role
 from ..domain.errors import AlreadyExists, FailedPrecondition, NotFound
-from .errors import is_unique_violation, read_retrying_once, translate_unavailable
+from ..domain.ports import KeyOwner
+from .connections import read_retrying_once, transaction
+from .errors import duplicate_key_as
 from .models import Account, ApiKey, Membership
 
 _account = Account.__table__
@@ -24,15 +23,6 @@ ORGANIZATION = "organization"
 
 
 @dataclass(frozen=True)
-class KeyOwner:
-    """What authentication needs to know about the key an API key names."""
-
-    secret_sha256: bytes
-    user_id: int
-    username: str
-
-
-@dataclass(frozen=True)
 class KeyInfo:
     id: str
     label: str
@@ -41,13 +31,13 @@ class KeyInfo:
 
 
 class AccountStore:
+    """Accounts for the admin command, and for authentication (domain.ports.AccountDirectory)."""
+
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
 
-    @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(self._engine), self._engine.begin() as conn:
-            yield conn
+    def _begin(self):
+        return transaction(self._engine)
 
     def _read(self, read):
         return read_retrying_once(self._engine, read)
@@ -55,17 +45,17 @@ class AccountStore:
     # -- accounts ------------------------------------------------------------
 
     def create_account(self, name: str, kind: str) -> int:
-        try:
-            with self._begin() as conn:
-                return conn.execute(
-                    _account.insert()
-                    .values(name=name, kind=kind, repository_count=0, created_at=datetime.now(UTC))
-                    .returning(_account.c.id)
-                ).scalar_one()
-        except sa_exc.IntegrityError as exc:
-            if is_unique_violation(exc):
-                raise AlreadyExists(f"the name '{name}' is already taken") from None
-            raise
+        with (
+            duplicate_key_as(
+                self._engine, lambda: AlreadyExists(f"the name '{name}' is already taken")
+            ),
+            self._begin() as conn,
+        ):
+            return conn.execute(
+                _account.insert()
+                .values(name=name, kind=kind, repository_count=0, created_at=datetime.now(UTC))
+                .returning(_account.c.id)
+            ).scalar_one()
 
     def account_id(self, name: str, kind: str) -> int:
         row = self._read(

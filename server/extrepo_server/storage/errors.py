@@ -1,17 +1,25 @@
-"""Translation of driver errors into domain errors, at the storage boundary."""
+"""Translation of driver errors into domain errors: the one place that knows which
+driver error means what (as Flipt's storage/sql/errors.go), for every store.
+
+A unique violation becomes AlreadyExists with the store's own message; a database
+that cannot be reached, or that dropped a connection, becomes Unavailable (its
+subclass ConnectionDropped tells a reader that one retry on a new connection is safe).
+Anything else is a bug and stays what it is, so the interceptor logs it as INTERNAL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
-from ..domain.errors import Unavailable
+from ..domain.errors import DomainError, Unavailable
 
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
+_UNAVAILABLE = "the database is unavailable; retry shortly"
 
 T = TypeVar("T")
 
@@ -28,9 +36,31 @@ def is_unique_violation(exc: Exception) -> bool:
     )
 
 
+@contextmanager
+def duplicate_key_as(engine: sa.Engine, error: Callable[[], DomainError]) -> Iterator[None]:
+    """Raise `error()` in place of an IntegrityError that is a duplicate key (from
+    SQLAlchemy or, on the prepared path, from the driver itself). The database
+    enforces uniqueness, so no read-then-write race is possible."""
+    try:
+        yield
+    except (sa_exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError) as exc:
+        if is_unique_violation(exc):
+            raise error() from None
+        raise
+
+
 class ConnectionDropped(Unavailable):
     """A pooled connection turned out dead (e.g. the database restarted); a read may
     safely be retried once on a new connection."""
+
+
+def connection_failure(engine: sa.Engine, exc: Exception, dbapi_connection: Any) -> Unavailable:
+    """The domain error for a driver's OperationalError or InterfaceError on a
+    connection: ConnectionDropped when the database dropped it (a read may then be
+    retried on a new connection), else Unavailable."""
+    dropped = engine.dialect.is_disconnect(exc, dbapi_connection, None)
+    error = ConnectionDropped if dropped else Unavailable
+    return error(_UNAVAILABLE)
 
 
 def is_unavailable(exc: Exception) -> bool:
@@ -52,23 +82,7 @@ def translate_unavailable(engine: sa.Engine) -> Iterator[None]:
         yield
     except sa_exc.DBAPIError as exc:
         if is_unavailable(exc):
-            raise Unavailable("the database is unavailable; retry shortly") from exc
+            raise Unavailable(_UNAVAILABLE) from exc
         raise
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-        raise Unavailable("the database is unavailable; retry shortly") from exc
-
-
-def read_retrying_once(engine: sa.Engine, read: Callable[[sa.Connection], T]) -> T:
-    """Run the read-only `read` on a pooled connection, and once more on a new one if
-    that connection proved dead (SQLAlchemy then drops every pooled connection as
-    old): a database restart between calls costs no failed read. A database that is
-    still down fails the second try fast, as Unavailable."""
-    with translate_unavailable(engine):
-        try:
-            with engine.connect() as connection:
-                return read(connection)
-        except sa_exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        with engine.connect() as connection:
-            return read(connection)
+        raise Unavailable(_UNAVAILABLE) from exc

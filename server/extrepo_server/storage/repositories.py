@@ -1,31 +1,35 @@
-"""SQL for external repositories, in SQLAlchemy Core.
+"""The API's store of external repositories (domain.ports.RepositoryStore), in
+SQLAlchemy Core.
 
 The ORM's Session costs roughly twice as much per statement as Core on this hot path
 (Get is one indexed lookup), so the SQLModel tables define the schema and Core runs
-the statements. Every read uses the unique (namespace_id, name) index.
+the statements, compiled once (statements.py). Every read uses the unique
+(namespace_id, name) index. Credentials are written here but never read: the
+administration's re-encryption has its own store (reencryption.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ..domain.access import NamespaceGrant
 from ..domain.errors import AlreadyExists, NotFound
-from .errors import is_unique_violation, translate_unavailable
-from .models import Account, RegistryCount, Repository
-from .prepared import PreparedStatement, Reader, write
+from ..domain.paging import Window
+from ..domain.ports import EncryptedCredentials, Repository
+from . import models
+from .connections import Reader, write
+from .errors import duplicate_key_as
+from .statements import PreparedStatement
 
-_repo = Repository.__table__
-_account = Account.__table__
-_registry_count = RegistryCount.__table__
+_repo = models.Repository.__table__
+_account = models.Account.__table__
+_registry_count = models.RegistryCount.__table__
 
-_PUBLIC_COLUMNS = (_repo.c.name, _repo.c.in_use, _repo.c.created_at, _repo.c.updated_at)
+# What a Repository record is made of, in its field order after `namespace`.
+_RECORD_COLUMNS = (_repo.c.name, _repo.c.in_use, _repo.c.created_at, _repo.c.updated_at)
 _INSERTED_COLUMNS = (
     "namespace_id",
     "name",
@@ -37,23 +41,13 @@ _INSERTED_COLUMNS = (
 )
 
 
-class RepositoryRow(NamedTuple):
-    """What storage tells about a repository: never its credentials.
-
-    A named tuple, not a dataclass: List makes 25 per call, and a frozen dataclass
-    costs ~1.5 us to build against ~0.6 us. The times are aware UTC datetimes.
-    """
-
-    name: str
-    in_use: bool
-    created_at: datetime
-    updated_at: datetime
+def _record(namespace: str, row: tuple) -> Repository:
+    name, in_use, created_at, updated_at = row
+    return Repository(namespace, name, in_use, created_at, updated_at)
 
 
-@dataclass(frozen=True)
-class EncryptedCredentials:
-    username: str
-    password: str
+def _not_found(name: str) -> NotFound:
+    return NotFound(f"repository '{name}' not found")
 
 
 def _host_range(host: str) -> tuple[str, str]:
@@ -75,7 +69,7 @@ def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: boo
         conditions.append(_repo.c.name < sa.bindparam("edge"))
     order = _repo.c.name.desc() if edge == "before" else _repo.c.name.asc()
     statement = (
-        sa.select(*_PUBLIC_COLUMNS)
+        sa.select(*_RECORD_COLUMNS)
         .where(*conditions)
         .order_by(order)
         .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -89,15 +83,11 @@ class RepositoryStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
-        self._integrity_error = engine.dialect.loaded_dbapi.IntegrityError
         self._reader = Reader(engine)
         key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
             _repo.c.name == sa.bindparam("name")
         )
-        self._get = PreparedStatement(engine, sa.select(*_PUBLIC_COLUMNS).where(key))
-        self._credentials = PreparedStatement(
-            engine, sa.select(_repo.c.username_encrypted, _repo.c.password_encrypted).where(key)
-        )
+        self._get = PreparedStatement(engine, sa.select(*_RECORD_COLUMNS).where(key))
         self._namespace_count = PreparedStatement(
             engine,
             sa.select(_account.c.repository_count).where(
@@ -149,19 +139,49 @@ class RepositoryStore:
 
     # -- reads ---------------------------------------------------------------
 
-    def get(self, namespace_id: int, name: str) -> RepositoryRow:
-        key = {"namespace_id": namespace_id, "name": name}
+    def get(self, namespace: NamespaceGrant, name: str) -> Repository:
+        key = {"namespace_id": namespace.account_id, "name": name}
         row = self._reader.run(lambda cursor: self._get.first_on(cursor, key))
         if row is None:
-            raise NotFound(f"repository '{name}' not found")
-        return RepositoryRow._make(row)
+            raise _not_found(name)
+        return _record(namespace.namespace, row)
 
-    def credentials(self, namespace_id: int, name: str) -> EncryptedCredentials:
-        key = {"namespace_id": namespace_id, "name": name}
-        row = self._reader.run(lambda cursor: self._credentials.first_on(cursor, key))
-        if row is None:
-            raise NotFound(f"repository '{name}' not found")
-        return EncryptedCredentials(*row)
+    def page(
+        self,
+        namespace: NamespaceGrant,
+        window: Window,
+        *,
+        host: str | None = None,
+        name: str | None = None,
+    ) -> tuple[list[Repository], int]:
+        """A page in name order and the listing's total, on one connection checkout.
+
+        The total of a whole namespace or of one registry host is a counter row, kept
+        by every create and delete, not a count(*) over a possibly huge namespace. A
+        listing filtered to one exact name holds at most one row: one lookup gives
+        both the total and the page.
+        """
+        namespace_id = namespace.account_id
+        if name is not None:
+            query, values = self._page_query(namespace_id, Window(1), host, name)
+            matches = self._reader.run(lambda cursor: query.all_on(cursor, values))
+            total = len(matches)
+            rows = matches[window.skip : window.skip + window.limit]
+            if window.after is not None:
+                rows = [r for r in rows if r[0] > window.after]
+            if window.before is not None:
+                rows = [r for r in rows if r[0] < window.before]
+        else:
+            query, values = self._page_query(namespace_id, window, host, None)
+
+            def work(cursor) -> tuple[list[tuple], int]:
+                return query.all_on(cursor, values), self._count_on(cursor, namespace_id, host)
+
+            rows, total = self._reader.run(work)
+            if window.before is not None:  # a "before" page is read backwards from its edge
+                rows.reverse()
+        namespace_name = namespace.namespace
+        return [_record(namespace_name, r) for r in rows], total
 
     def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
@@ -172,82 +192,40 @@ class RepositoryStore:
             )
         return row[0] if row else 0
 
-    def page(
-        self,
-        namespace_id: int,
-        *,
-        limit: int,
-        host: str | None = None,
-        name: str | None = None,
-        after: str | None = None,
-        before: str | None = None,
-        skip: int = 0,
-    ) -> list[RepositoryRow]:
-        """A page in name order: after a name, before a name, or after skipping rows."""
-        query, values = self._page_query(namespace_id, limit, host, name, after, before, skip)
-        rows = self._reader.run(lambda cursor: query.all_on(cursor, values))
-        return self._page_rows(rows, reverse=before is not None)
-
-    def page_and_count(
-        self,
-        namespace_id: int,
-        *,
-        limit: int,
-        host: str | None = None,
-        after: str | None = None,
-        before: str | None = None,
-        skip: int = 0,
-    ) -> tuple[list[RepositoryRow], int]:
-        """`page()` and `count()` together, on one pooled connection (one checkout)."""
-        query, values = self._page_query(namespace_id, limit, host, None, after, before, skip)
-
-        def work(cursor) -> tuple[list[tuple], int]:
-            return query.all_on(cursor, values), self._count_on(cursor, namespace_id, host)
-
-        rows, total = self._reader.run(work)
-        return self._page_rows(rows, reverse=before is not None), total
-
     def _page_query(
-        self,
-        namespace_id: int,
-        limit: int,
-        host: str | None,
-        name: str | None,
-        after: str | None,
-        before: str | None,
-        skip: int,
+        self, namespace_id: int, window: Window, host: str | None, name: str | None
     ) -> tuple[PreparedStatement, dict[str, object]]:
-        edge = "after" if after is not None else "before" if before is not None else None
-        shape = (name is not None, host is not None, edge, bool(skip))
+        edge = "after" if window.after is not None else None
+        if window.before is not None:
+            edge = "before"
+        shape = (name is not None, host is not None, edge, bool(window.skip))
         query = self._pages.get(shape)
         if query is None:
             query = self._pages[shape] = PreparedStatement(
                 self._engine,
                 _page_statement(by_name=shape[0], by_host=shape[1], edge=edge, skip=shape[3]),
             )
-        values: dict[str, object] = {"namespace_id": namespace_id, "limit": limit}
+        values: dict[str, object] = {"namespace_id": namespace_id, "limit": window.limit}
         if name is not None:
             values["name"] = name
         if host is not None:
             values["low"], values["high"] = _host_range(host)
         if edge is not None:
-            values["edge"] = after if after is not None else before
-        if skip:
-            values["skip"] = skip
+            values["edge"] = window.after if edge == "after" else window.before
+        if window.skip:
+            values["skip"] = window.skip
         return query, values
-
-    @staticmethod
-    def _page_rows(rows: list[tuple], *, reverse: bool) -> list[RepositoryRow]:
-        page = list(map(RepositoryRow._make, rows))
-        if reverse:  # a "before" page is read backwards from its edge
-            page.reverse()
-        return page
 
     # -- writes --------------------------------------------------------------
 
     def create(
-        self, namespace_id: int, name: str, host: str, credentials: EncryptedCredentials
-    ) -> RepositoryRow:
+        self,
+        namespace: NamespaceGrant,
+        name: str,
+        host: str,
+        credentials: EncryptedCredentials,
+    ) -> Repository:
+        namespace_id = namespace.account_id
         now = datetime.now(UTC)
         values = {
             "namespace_id": namespace_id,
@@ -263,27 +241,28 @@ class RepositoryStore:
             self._insert.execute_on(cursor, values)
             self._adjust_counts(cursor, namespace_id, host, +1)
 
-        try:
+        with duplicate_key_as(
+            self._engine,
+            lambda: AlreadyExists(f"repository '{name}' is already registered in this namespace"),
+        ):
             write(self._engine, insert)
-        except self._integrity_error as exc:
-            # The database enforces uniqueness; no read-then-write race is possible.
-            if is_unique_violation(exc):
-                raise AlreadyExists(
-                    f"repository '{name}' is already registered in this namespace"
-                ) from None
-            raise
-        return RepositoryRow(name, False, now, now)
+        return Repository(namespace.namespace, name, False, now, now)
 
     def update_credentials(
-        self, namespace_id: int, name: str, *, username: str | None, password: str | None
-    ) -> RepositoryRow:
+        self,
+        namespace: NamespaceGrant,
+        name: str,
+        *,
+        username: str | None,
+        password: str | None,
+    ) -> Repository:
         """Set the sent credential fields only; a field not sent keeps its value.
 
         One UPDATE touching only those columns: two concurrent updates of different
         fields both land, and of the same field the last writer wins.
         """
         values: dict[str, object] = {
-            "key_namespace_id": namespace_id,
+            "key_namespace_id": namespace.account_id,
             "key_name": name,
             "updated_at": datetime.now(UTC),
         }
@@ -305,46 +284,23 @@ class RepositoryStore:
                     _repo.c.name == sa.bindparam("key_name"),
                 )
                 .values({c: sa.bindparam(c) for c in columns})
-                .returning(*_PUBLIC_COLUMNS),
+                .returning(*_RECORD_COLUMNS),
             )
         row = write(self._engine, lambda cursor: statement.first_on(cursor, values))
         if row is None:
-            raise NotFound(f"repository '{name}' not found")
-        return RepositoryRow._make(row)
+            raise _not_found(name)
+        return _record(namespace.namespace, row)
 
-    def delete(self, namespace_id: int, name: str, host: str) -> None:
+    def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
+        namespace_id = namespace.account_id
+
         def remove(cursor) -> None:
             key = {"namespace_id": namespace_id, "name": name}
             if self._delete.execute_on(cursor, key) == 0:
-                raise NotFound(f"repository '{name}' not found")  # rolls back
+                raise _not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
 
         write(self._engine, remove)
-
-    def all_credentials(self) -> Sequence[tuple[int, EncryptedCredentials]]:
-        """Every row's encrypted credentials (for re-encryption under a new key)."""
-        stmt = sa.select(_repo.c.id, _repo.c.username_encrypted, _repo.c.password_encrypted)
-        with self._connect() as conn:
-            return [
-                (r.id, EncryptedCredentials(r.username_encrypted, r.password_encrypted))
-                for r in conn.execute(stmt)
-            ]
-
-    def replace_credentials(self, rows: Sequence[tuple[int, EncryptedCredentials]]) -> None:
-        stmt = (
-            _repo.update()
-            .where(_repo.c.id == sa.bindparam("row_id"))
-            .values(
-                username_encrypted=sa.bindparam("u"),
-                password_encrypted=sa.bindparam("p"),
-            )
-        )
-        with self._begin() as conn:
-            if rows:
-                conn.execute(
-                    stmt,
-                    [{"row_id": i, "u": c.username, "p": c.password} for i, c in rows],
-                )
 
     # -- helpers -------------------------------------------------------------
 
@@ -352,13 +308,3 @@ class RepositoryStore:
         values = {"namespace_id": namespace_id, "host": host, "delta": delta}
         self._count_namespace.execute_on(cursor, values)  # takes the values it names
         self._count_registry.execute_on(cursor, values)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(self._engine), self._engine.connect() as conn:
-            yield conn
-
-    @contextmanager
-    def _begin(self) -> Iterator[sa.Connection]:
-        with translate_unavailable(self._engine), self._engine.begin() as conn:
-            yield conn

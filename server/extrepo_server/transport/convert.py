@@ -1,4 +1,4 @@
-"""Conversion between domain views and extrepo.v1 messages.
+"""Conversion from domain records to extrepo.v1 messages.
 
 Messages are filled in place, field by field: building sub-messages first and
 passing them as keyword arguments makes protobuf copy each one into its parent,
@@ -12,7 +12,8 @@ from datetime import datetime
 from extrepo.v1 import repository_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from ..domain.catalog import Page, RepositoryView
+from ..domain.catalog import Page
+from ..domain.ports import Repository
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
@@ -21,20 +22,14 @@ def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
     target.nanos = value.microsecond * 1000
 
 
-def fill_repository(target: pb.Repository, view: RepositoryView) -> None:
-    target.name = view.name
-    target.in_use = view.in_use
-    target.registry = view.registry
-    target.resource_uri = view.resource_uri
-    target.namespace = view.namespace
-    _set_time(target.create_time, view.created_at)
-    _set_time(target.update_time, view.updated_at)
-
-
-def repository(view: RepositoryView) -> pb.Repository:
-    message = pb.Repository()
-    fill_repository(message, view)
-    return message
+def fill_repository(target: pb.Repository, repository: Repository) -> None:
+    target.name = repository.name
+    target.in_use = repository.in_use
+    target.registry = repository.registry
+    target.resource_uri = repository.resource_uri
+    target.namespace = repository.namespace
+    _set_time(target.create_time, repository.created_at)
+    _set_time(target.update_time, repository.updated_at)
 
 
 def list_response(page: Page) -> pb.ListResponse:
@@ -48,6 +43,6 @@ def list_response(page: Page) -> pb.ListResponse:
     if page.previous is not None:
         meta.previous.value = page.previous
     add = response.objects.add
-    for view in page.objects:
-        fill_repository(add(), view)
+    for repository in page.objects:
+        fill_repository(add(), repository)
     return response

@@ -19,15 +19,15 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         self._catalog = catalog
 
     async def Get(self, request: pb.GetRequest, context) -> pb.GetResponse:
-        view = self._catalog.get(
+        repository = self._catalog.get(
             current_principal.get(), namespace=request.namespace, name=request.name
         )
         response = pb.GetResponse()
-        convert.fill_repository(response.repository, view)
+        convert.fill_repository(response.repository, repository)
         return response
 
     async def Update(self, request: pb.UpdateRequest, context) -> pb.UpdateResponse:
-        view = self._catalog.update(
+        repository = self._catalog.update(
             current_principal.get(),
             namespace=request.namespace,
             name=request.name,
@@ -35,7 +35,7 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
             password=request.password if request.HasField("password") else None,
         )
         response = pb.UpdateResponse()
-        convert.fill_repository(response.repository, view)
+        convert.fill_repository(response.repository, repository)
         return response
 
     async def Delete(self, request: pb.DeleteRequest, context) -> pb.DeleteResponse:
@@ -57,7 +57,7 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         return convert.list_response(page)
 
     async def Create(self, request: pb.CreateRequest, context) -> pb.CreateResponse:
-        view = self._catalog.create(
+        repository = self._catalog.create(
             current_principal.get(),
             namespace=request.namespace,
             name=request.name,
@@ -65,5 +65,5 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
             password=request.password,
         )
         response = pb.CreateResponse()
-        convert.fill_repository(response.repository, view)
+        convert.fill_repository(response.repository, repository)
         return response

@@ -17,7 +17,7 @@ from extrepo_server.config import Settings
 from extrepo_server.domain.access import Role
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_SECONDS = 60
 
 

@@ -1,13 +1,16 @@
-"""The hot path's SQL: Core statements compiled once, run on a pooled DBAPI connection.
+"""Every way storage gets at the database: the one module that opens, keeps,
+retries and discards connections. Stores never touch the engine's pool themselves.
 
-Measured on the 2-core machine for one indexed lookup by (namespace_id, name):
-building a Core select per call ~380 us, executing a prebuilt Core select ~95 us,
-this (compiled once, pool checkout, DBAPI cursor) ~30 us. An empty gRPC call costs
-~180 us, so the difference decides whether Get keeps up with the server at all.
+- The API's hot path (repositories.py): `Reader.run()` for reads, on a connection
+  kept per thread, and `write()` for one transaction on a pooled connection, each
+  handing a DBAPI cursor to statements.py's compiled statements (see there why not
+  SQLAlchemy's Connection). What a Connection would do on a failure is done here by
+  hand.
+- Administration and authentication lookups (accounts.py, reencryption.py), which
+  are rare or cached: `transaction()` and `read_retrying_once()`, on SQLAlchemy
+  Connections.
 
-The SQL still comes from SQLAlchemy's compiler for the engine's dialect, and values
-still pass through the column types' own bind and result processors, so the same
-code serves SQLite and PostgreSQL.
+Which driver error means what is errors.py's business.
 """
 
 from __future__ import annotations
@@ -15,75 +18,16 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 
-from ..domain.errors import Unavailable
-from .errors import ConnectionDropped, translate_unavailable
+from .errors import ConnectionDropped, connection_failure, translate_unavailable
 
 T = TypeVar("T")
-
-
-class PreparedStatement:
-    """A statement (SELECT, INSERT, UPDATE, DELETE) compiled once for one engine.
-
-    Its `*_on()` methods run it on a cursor from `Reader.run()` or `write()`, so that
-    several statements can share one connection (and, in `write()`, one transaction).
-    """
-
-    def __init__(self, engine: sa.Engine, statement: sa.Executable) -> None:
-        dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        self._engine = engine
-        self._sql = compiled.string
-        self._positional = dialect.positional
-        self._order = list(compiled.positiontup or ())
-        # Parameters the compiler added itself (SQLite's "OFFSET 0" after a LIMIT).
-        self._defaults = {k: v for k, v in compiled.params.items() if v is not None}
-        self._bind = {
-            key: processor
-            for key, bind in compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        self._result = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            # A SELECT's columns, or what an INSERT/UPDATE/DELETE returns (if anything).
-            for column in statement.exported_columns
-        ]
-        self._identity = all(p is None for p in self._result)
-
-    def _parameters(self, values: Mapping[str, Any]) -> Any:
-        if self._defaults:
-            values = {**self._defaults, **values}
-        if self._bind:
-            values = {k: (self._bind[k](v) if k in self._bind else v) for k, v in values.items()}
-        if self._positional:
-            return tuple(values[key] for key in self._order)
-        return values
-
-    def _convert(self, row: tuple) -> tuple:
-        if self._identity:
-            return row
-        # A list comprehension, then tuple(): ~30% cheaper than tuple(<generator>).
-        return tuple([v if p is None else p(v) for p, v in zip(self._result, row, strict=True)])
-
-    def all_on(self, cursor: Any, values: Mapping[str, Any]) -> list[tuple]:
-        cursor.execute(self._sql, self._parameters(values))
-        convert = self._convert
-        return [convert(r) for r in cursor.fetchall()]
-
-    def first_on(self, cursor: Any, values: Mapping[str, Any]) -> tuple | None:
-        cursor.execute(self._sql, self._parameters(values))
-        row = cursor.fetchone()
-        return None if row is None else self._convert(row)
-
-    def execute_on(self, cursor: Any, values: Mapping[str, Any]) -> int:
-        """Run a statement that returns no rows; the number of rows it touched."""
-        cursor.execute(self._sql, self._parameters(values))
-        return cursor.rowcount
 
 
 class _Kept:
@@ -168,12 +112,11 @@ class Reader:
                 with contextlib.suppress(self._dbapi.Error):
                     cursor.close()
         except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
-            dropped = self._engine.dialect.is_disconnect(exc, connection, None)
+            failure = connection_failure(self._engine, exc, connection)
             self._forget(connection)
-            if dropped:  # every pooled connection opened until now is suspect too
-                self._engine.pool._invalidate(None, exc, _checkin=False)
-            error = ConnectionDropped if dropped else Unavailable
-            raise error("the database is unavailable; retry shortly") from exc
+            if isinstance(failure, ConnectionDropped):
+                drop_pooled_connections(self._engine)  # opened before now: suspect too
+            raise failure from exc
 
 
 def write(engine: sa.Engine, work: Callable[[Any], T]) -> T:
@@ -217,13 +160,45 @@ def dbapi_cursor(engine: sa.Engine) -> Iterator[Any]:
             with contextlib.suppress(dbapi.Error):  # a dead connection may refuse
                 cursor.close()
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-        dropped = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+        failure = connection_failure(engine, exc, connection.dbapi_connection)
         if connection.is_valid:
-            if dropped:  # this one and every older one, as SQLAlchemy does
-                engine.pool._invalidate(connection, exc)
-            else:
-                connection.invalidate(exc)
-        error = ConnectionDropped if dropped else Unavailable
-        raise error("the database is unavailable; retry shortly") from exc
+            connection.invalidate(exc)
+        if isinstance(failure, ConnectionDropped):
+            drop_pooled_connections(engine)  # every older one too, as SQLAlchemy does
+        raise failure from exc
     finally:
         connection.close()  # back to the pool (or closed, if invalidated)
+
+
+def drop_pooled_connections(engine: sa.Engine) -> None:
+    """Close every idle pooled connection; the pool opens new ones as needed.
+
+    After one connection was found dropped (a database restart), the others opened
+    before it most likely were too. SQLAlchemy's own disconnect handling marks them
+    with the private `Pool._invalidate`; `Engine.dispose()` is the public way to the
+    same end: the idle ones close now, and ones in use are closed when returned.
+    """
+    engine.dispose()
+
+
+@contextmanager
+def transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A SQLAlchemy Connection in one transaction, committed when the block ends."""
+    with translate_unavailable(engine), engine.begin() as connection:
+        yield connection
+
+
+def read_retrying_once(engine: sa.Engine, read: Callable[[sa.Connection], T]) -> T:
+    """Run the read-only `read` on a pooled connection, and once more on a new one if
+    that connection proved dead (SQLAlchemy then drops every pooled connection as
+    old): a database restart between calls costs no failed read. A database that is
+    still down fails the second try fast, as Unavailable."""
+    with translate_unavailable(engine):
+        try:
+            with engine.connect() as connection:
+                return read(connection)
+        except sa_exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with engine.connect() as connection:
+            return read(connection)

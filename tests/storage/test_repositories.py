@@ -1,0 +1,140 @@
+"""The API's repository store, on SQLite and on a real PostgreSQL, without the server:
+records, pages and their totals, partial updates, and the errors each write can give."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from extrepo_server.domain.access import NamespaceGrant
+from extrepo_server.domain.errors import AlreadyExists, NotFound
+from extrepo_server.domain.paging import Window
+from extrepo_server.domain.ports import EncryptedCredentials
+from extrepo_server.storage import schema
+from extrepo_server.storage.accounts import USER, AccountStore
+from extrepo_server.storage.database import create_engine
+from extrepo_server.storage.reencryption import CredentialRows
+from extrepo_server.storage.repositories import RepositoryStore
+
+SECRET = EncryptedCredentials("u-token", "p-token")
+NAMES = sorted(
+    [f"a.io/app{i}" for i in range(4)] + [f"b.io/app{i}" for i in range(3)] + ["a.iox/edge"]
+)
+
+
+@pytest.fixture
+def stores(database_url) -> Iterator[tuple[RepositoryStore, CredentialRows, NamespaceGrant]]:
+    engine = create_engine(database_url)
+    schema.upgrade(engine)
+    owner = NamespaceGrant("owner", AccountStore(engine).create_account("owner", USER))
+    store = RepositoryStore(engine)
+    try:
+        yield store, CredentialRows(engine), owner
+    finally:
+        store.close()
+        engine.dispose()
+
+
+@pytest.fixture
+def filled(stores):
+    store, rows, owner = stores
+    for name in reversed(NAMES):
+        store.create(owner, name, name.partition("/")[0], SECRET)
+    return store, rows, owner
+
+
+def test_create_then_get_gives_one_and_the_same_record(stores):
+    store, _, owner = stores
+    before = datetime.now(UTC)
+    created = store.create(owner, "reg.io/team/app", "reg.io", SECRET)
+    assert created == store.get(owner, "reg.io/team/app")
+    assert (created.namespace, created.name, created.in_use) == ("owner", "reg.io/team/app", False)
+    assert created.created_at == created.updated_at and created.created_at >= before
+    assert created.created_at.tzinfo is not None
+    assert created.registry == "/api/repo/v1/owner/registry/reg.io/"
+    assert created.resource_uri == "/api/repo/v1/owner/repository/reg.io/team/app/"
+
+
+def test_a_duplicate_name_is_already_exists_and_changes_no_count(filled):
+    store, _, owner = filled
+    with pytest.raises(AlreadyExists, match="already registered"):
+        store.create(owner, NAMES[0], "a.io", SECRET)
+    assert store.page(owner, Window(100))[1] == len(NAMES)
+
+
+def test_pages_in_name_order_with_totals(filled):
+    store, _, owner = filled
+    rows, total = store.page(owner, Window(3))
+    assert [r.name for r in rows] == NAMES[:3] and total == len(NAMES)
+    rows, _ = store.page(owner, Window(3, skip=3))
+    assert [r.name for r in rows] == NAMES[3:6]
+    rows, _ = store.page(owner, Window(3, after=NAMES[2]))
+    assert [r.name for r in rows] == NAMES[3:6]
+    rows, _ = store.page(owner, Window(3, before=NAMES[6]))
+    assert [r.name for r in rows] == NAMES[3:6], "a before page comes back in name order"
+
+
+def test_a_host_filter_takes_exactly_that_host(filled):
+    store, _, owner = filled
+    rows, total = store.page(owner, Window(100), host="a.io")
+    assert [r.name for r in rows] == [n for n in NAMES if n.startswith("a.io/")]
+    assert total == 4, "a.iox/edge is on another host"
+    assert store.page(owner, Window(100), host="c.io") == ([], 0)
+
+
+def test_a_name_filter_holds_at_most_one(filled):
+    store, _, owner = filled
+    rows, total = store.page(owner, Window(10), name="b.io/app1")
+    assert [r.name for r in rows] == ["b.io/app1"] and total == 1
+    assert store.page(owner, Window(10, skip=1), name="b.io/app1") == ([], 1)
+    assert store.page(owner, Window(10), name="b.io/app1", host="a.io") == ([], 0)
+    assert store.page(owner, Window(10), name="b.io/nope") == ([], 0)
+
+
+def test_namespaces_do_not_see_each_other(filled, database_url):
+    store, _, owner = filled
+    engine = create_engine(database_url)
+    try:
+        other = NamespaceGrant("other", AccountStore(engine).create_account("other", USER))
+    finally:
+        engine.dispose()
+    assert store.page(other, Window(100)) == ([], 0)
+    with pytest.raises(NotFound):
+        store.get(other, NAMES[0])
+    store.create(other, NAMES[0], "a.io", SECRET)  # the same name in another namespace
+    assert store.page(owner, Window(100))[1] == len(NAMES)
+
+
+def test_an_update_changes_only_the_fields_sent(stores):
+    store, rows, owner = stores
+    created = store.create(owner, "reg.io/app", "reg.io", SECRET)
+    namespace_id = owner.account_id
+    updated = store.update_credentials(owner, "reg.io/app", username=None, password="p2")
+    assert updated.updated_at > created.updated_at and updated.created_at == created.created_at
+    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u-token", "p2")
+    store.update_credentials(owner, "reg.io/app", username="u2", password=None)
+    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u2", "p2")
+    with pytest.raises(NotFound, match="'reg\\.io/nope' not found"):
+        store.update_credentials(owner, "reg.io/nope", username="u", password=None)
+
+
+def test_delete_removes_the_row_and_its_counts(filled):
+    store, _, owner = filled
+    store.delete(owner, "a.io/app0", "a.io")
+    with pytest.raises(NotFound):
+        store.get(owner, "a.io/app0")
+    assert store.page(owner, Window(1))[1] == len(NAMES) - 1
+    assert store.page(owner, Window(1), host="a.io")[1] == 3
+    with pytest.raises(NotFound):
+        store.delete(owner, "a.io/app0", "a.io")
+    assert store.page(owner, Window(1))[1] == len(NAMES) - 1, "a failed delete counts nothing"
+
+
+def test_credential_rows_rewrite_every_row(filled):
+    _, rows, owner = filled
+    every = rows.all()
+    assert len(every) == len(NAMES)
+    rows.replace([(row_id, EncryptedCredentials("U", c.password + "!")) for row_id, c in every])
+    for name in NAMES:
+        assert rows.get(owner.account_id, name) == EncryptedCredentials("U", "p-token!")
