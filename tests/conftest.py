@@ -131,6 +131,14 @@ def connect(request, transport, grpc_channel) -> Callable[..., Api]:
 
 
 @pytest.fixture
+def own_server(tmp_path) -> Iterator[LiveServer]:
+    """A server of the test's own (SQLite), for tests that restart it or read its files;
+    its authentication cache lasts 0.2 s, so a revoked key fails soon."""
+    with LiveServer(tmp_path, env={"EXTREPO_AUTH_CACHE_SECONDS": "0.2"}) as server:
+        yield server
+
+
+@pytest.fixture
 def alice(new_user, connect) -> Api:
     """A fresh user's API, over this test's transport."""
     return connect(new_user("alice"))

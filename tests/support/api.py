@@ -61,6 +61,11 @@ def basic_authorization(username: str, api_key: str) -> str:
     return "Basic " + base64.b64encode(f"{username}:{api_key}".encode()).decode()
 
 
+def grpc_api(server, username: str, api_key: str) -> GrpcApi:
+    """An Api over a new gRPC channel to a live server (anything with an `address`)."""
+    return GrpcApi(grpc.insecure_channel(server.address), basic_authorization(username, api_key))
+
+
 def _as_dict(message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
