@@ -50,9 +50,9 @@ sys.path.insert(0, str(REPO))
 from extrepo_server.domain.paging import Cursor, Direction, encode_cursor  # noqa: E402
 from extrepo_server.storage.models import Account, RegistryCount, Repository  # noqa: E402
 
+from harness.gateway import start_gateway  # noqa: E402
 from harness.live_server import LiveServer  # noqa: E402
 from harness.postgres import PostgresCluster  # noqa: E402
-from tests.support.gateway import start_gateway  # noqa: E402
 
 EXTREPO_PROTO = [
     "--proto=proto/extrepo/v1/repository_service.proto",

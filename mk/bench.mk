@@ -29,3 +29,11 @@ bench: setup $(GATEWAY_BIN) $(GHZ) $(HEY) $(PEER_VENV)/.synced ## run every benc
 .PHONY: bench-get
 bench-get: setup $(GHZ) ## Get against an empty RPC (aio and thread-pool servers), with ghz
 	$(PY) bench/quick_get.py --ghz $(GHZ)
+
+# Same-run A/B against another revision (default: the previous commit), interleaved
+# rounds on fresh data directories: the ratio B/A per case, without the noise of
+# comparing runs made at different times.
+BASE ?= HEAD~1
+.PHONY: bench-ab
+bench-ab: setup $(GHZ) ## A/B of Get, List, Create, Update against BASE (default HEAD~1), same run
+	$(PY) bench/ab.py --base $(BASE) --ghz $(GHZ)

@@ -82,7 +82,7 @@ def grpc_channel(server) -> Iterator[grpc.Channel]:
 
 @pytest.fixture(scope="session")
 def gateway_url(server) -> Iterator[str]:
-    from tests.support.gateway import start_gateway
+    from harness.gateway import start_gateway
 
     base_url, stop = start_gateway(server.address)
     try:

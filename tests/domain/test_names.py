@@ -85,6 +85,7 @@ def test_valid_namespaces(namespace):
     [
         ("repository", "reserved"),
         ("registry", "reserved"),
+        ("usage", "reserved"),
         ("Alice", "not a valid namespace"),
         ("-a", "not a valid namespace"),
         ("a-", "not a valid namespace"),

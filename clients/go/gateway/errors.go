@@ -100,27 +100,31 @@ func actionableMessage(s *status.Status, r *http.Request) string {
 
 // routingErrorHandler answers requests that reach no RPC: 404 for an unknown
 // path, 405 (not grpc-gateway's default 501) for a known path with the wrong
-// method, 400 for a malformed path.
-func routingErrorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
-	var st *status.Status
-	switch httpStatus {
-	case http.StatusMethodNotAllowed:
-		allow := allowedMethods(r.URL.Path)
-		if allow != "" {
-			w.Header().Set("Allow", allow)
+// method, 400 for a malformed path. The ServeMux says which of these it is;
+// the routes say what to tell the client: the Allow header of a 405 (the
+// methods of every route matching the path) and the API's paths for a 404.
+func routingErrorHandler(routes Routes) runtime.RoutingErrorHandlerFunc {
+	paths := joinList(routes.Paths())
+	return func(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
+		var st *status.Status
+		switch httpStatus {
+		case http.StatusMethodNotAllowed:
+			allow := strings.Join(routes.Allowed(r.URL.Path), ", ")
+			if allow != "" {
+				w.Header().Set("Allow", allow)
+			}
+			st = status.New(codes.Unimplemented, fmt.Sprintf(
+				"method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
+		case http.StatusNotFound:
+			st = status.New(codes.NotFound, fmt.Sprintf(
+				"no endpoint at %s %s; the API's paths are %s", r.Method, r.URL.Path, paths))
+		case http.StatusBadRequest:
+			st = status.New(codes.InvalidArgument, "malformed request path "+r.URL.Path)
+		default:
+			st = status.New(codes.Internal, http.StatusText(httpStatus))
 		}
-		st = status.New(codes.Unimplemented, fmt.Sprintf(
-			"method %s is not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow))
-	case http.StatusNotFound:
-		st = status.New(codes.NotFound, fmt.Sprintf(
-			"no endpoint at %s %s; the API's paths are %s[namespace/]repository/ and %s[namespace/]repository/<name>/",
-			r.Method, r.URL.Path, apiPrefix, apiPrefix))
-	case http.StatusBadRequest:
-		st = status.New(codes.InvalidArgument, "malformed request path "+r.URL.Path)
-	default:
-		st = status.New(codes.Internal, http.StatusText(httpStatus))
+		errorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
 	}
-	errorHandler(ctx, mux, m, w, r, &runtime.HTTPStatusError{HTTPStatus: httpStatus, Err: st.Err()})
 }
 
 func writeJSON(w http.ResponseWriter, httpStatus int, v any) {

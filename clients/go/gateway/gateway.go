@@ -1,8 +1,12 @@
 // Package gateway is extrepo's REST gateway: a grpc-gateway v2 ServeMux built
-// from the google.api.http rules of extrepo.v1.RepositoryService, wrapped so
-// that it answers like Docker Cloud's original External Repositories API
-// (trailing slashes, snake_case JSON, 201/204, an `error` key in error
-// bodies, 405 for a wrong method). cmd/extrepo-gateway runs it.
+// from the google.api.http rules of the services listed in services.go,
+// wrapped so that it answers like Docker Cloud's original External
+// Repositories API (trailing slashes, snake_case JSON, 201/204, an `error` key
+// in error bodies, 405 for a wrong method). cmd/extrepo-gateway runs it.
+//
+// It is a Go module of its own, apart from the client module
+// github.com/extrepo/extrepo/clients/go, so that the client's users do not
+// inherit grpc-gateway and its dependencies.
 package gateway
 
 import (
@@ -16,8 +20,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	extrepov1 "github.com/extrepo/extrepo/clients/go/extrepo/v1"
 )
 
 // OpenAPIPath is where the gateway serves the OpenAPI v2 description
@@ -48,10 +50,17 @@ func New(ctx context.Context, grpcAddress string, logger *slog.Logger) (*Gateway
 	if err != nil {
 		return nil, fmt.Errorf("gRPC client for %s: %w", grpcAddress, err)
 	}
-	mux := NewServeMux(healthpb.NewHealthClient(conn))
-	if err := extrepov1.RegisterRepositoryServiceHandler(ctx, mux, conn); err != nil {
+	routes, err := RoutesOf(serviceNames()...)
+	if err != nil {
 		_ = conn.Close()
-		return nil, fmt.Errorf("register RepositoryService handlers: %w", err)
+		return nil, fmt.Errorf("REST routes: %w", err)
+	}
+	mux := NewServeMux(healthpb.NewHealthClient(conn), routes)
+	for _, s := range services {
+		if err := s.register(ctx, mux, conn); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("register %s handlers: %w", s.desc.ServiceName, err)
+		}
 	}
 	return &Gateway{conn: conn, handler: Wrap(mux, logger)}, nil
 }
@@ -63,9 +72,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.
 func (g *Gateway) Close() error { return g.conn.Close() }
 
 // NewServeMux returns the grpc-gateway ServeMux with the options that make it
-// answer as the original API did. The RepositoryService handlers are
-// registered on it by the caller.
-func NewServeMux(health healthpb.HealthClient) *runtime.ServeMux {
+// answer as the original API did. The caller registers on it the handlers of
+// the services whose routes are given; the routes say which methods a path
+// takes when a request reaches none (405 and its Allow header, or 404). A nil
+// health client serves no health endpoint (for tests).
+func NewServeMux(health healthpb.HealthClient, routes Routes) *runtime.ServeMux {
 	marshaler := &runtime.JSONPb{
 		MarshalOptions: protojson.MarshalOptions{
 			// The original API's keys are snake_case (`resource_uri`,
@@ -81,10 +92,10 @@ func NewServeMux(health healthpb.HealthClient) *runtime.ServeMux {
 			DiscardUnknown: true,
 		},
 	}
-	return runtime.NewServeMux(
+	opts := []runtime.ServeMuxOption{
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
 		runtime.WithErrorHandler(errorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler),
+		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
 		runtime.WithForwardResponseOption(successStatus),
 		// `{name=**}` also matches zero segments: without this, GET
 		// /api/repo/v1/repository could reach Get with an empty name if the
@@ -93,12 +104,15 @@ func NewServeMux(health healthpb.HealthClient) *runtime.ServeMux {
 		// grpc-gateway would serve a form-encoded POST to a GET route as
 		// that GET; the original API never did, and a POST must not read.
 		runtime.WithDisablePathLengthFallback(),
-		runtime.WithHealthEndpointAt(health, HealthPath),
 		// The gRPC response headers (content-type, grpc-accept-encoding)
 		// say nothing to a REST client; grpc-gateway would forward them as
 		// Grpc-Metadata-* headers.
 		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
-	)
+	}
+	if health != nil {
+		opts = append(opts, runtime.WithHealthEndpointAt(health, HealthPath))
+	}
+	return runtime.NewServeMux(opts...)
 }
 
 // Wrap puts around the ServeMux what must happen before routing (a

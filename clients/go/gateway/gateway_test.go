@@ -86,21 +86,6 @@ func TestServesOpenAPI(t *testing.T) {
 	}
 }
 
-func TestAllowedMethods(t *testing.T) {
-	for path, want := range map[string]string{
-		"/api/repo/v1/repository":                "GET, POST",
-		"/api/repo/v1/org/repository":            "GET, POST",
-		"/api/repo/v1/repository/a.io/b":         "DELETE, GET, PATCH",
-		"/api/repo/v1/org/repository/a.io:5/b/c": "DELETE, GET, PATCH",
-		"/api/repo/v1/org/registry":              "",
-		"/other":                                 "",
-	} {
-		if got := allowedMethods(path); got != want {
-			t.Errorf("allowedMethods(%q) = %q, want %q", path, got, want)
-		}
-	}
-}
-
 func TestRecorderKeeps204Bodyless(t *testing.T) {
 	w := httptest.NewRecorder()
 	rec := &recorder{ResponseWriter: w}

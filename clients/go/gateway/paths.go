@@ -30,25 +30,3 @@ func stripTrailingSlash(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
-const apiPrefix = "/api/repo/v1/"
-
-// allowedMethods says which methods the API serves on a path, for the Allow
-// header of a 405: the collection (`[ns/]repository`) takes GET and POST, a
-// repository (`[ns/]repository/name...`) GET, PATCH and DELETE. It returns ""
-// for a path outside the API.
-func allowedMethods(path string) string {
-	rest, ok := strings.CutPrefix(path, apiPrefix)
-	if !ok {
-		return ""
-	}
-	segs := strings.Split(strings.Trim(rest, "/"), "/")
-	switch {
-	case len(segs) == 1 && segs[0] == "repository",
-		len(segs) == 2 && segs[1] == "repository":
-		return "GET, POST"
-	case len(segs) >= 2 && (segs[0] == "repository" || segs[1] == "repository"):
-		return "DELETE, GET, PATCH"
-	}
-	return ""
-}

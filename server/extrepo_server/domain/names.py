@@ -26,11 +26,12 @@ _IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
 _HOST_RE = re.compile(rf"^(?P<host>{_DOMAIN_NAME}|{_IPV6})(?::(?P<port>[0-9]+))?$")
 _PATH_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 
-# A namespace is a user or organization name. "repository" and "registry" are
-# path words of the REST API: a namespace of that name would make the routes
-# /api/repo/v1/{namespace}/repository/... ambiguous, so they are reserved.
+# A namespace is a user or organization name. "repository", "registry" and "usage"
+# are collection words of the REST API: a namespace of that name would make the
+# routes /api/repo/v1/{namespace}/repository/... ambiguous, so they are reserved
+# (usage: the collection the proto header plans for a repository's users).
 _NAMESPACE_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,37}[a-z0-9])?$")
-RESERVED_NAMESPACES = frozenset({"repository", "registry", "api", "admin", "v1"})
+RESERVED_NAMESPACES = frozenset({"repository", "registry", "usage", "api", "admin", "v1"})
 
 
 @dataclass(frozen=True)

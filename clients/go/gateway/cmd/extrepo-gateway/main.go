@@ -2,11 +2,17 @@
 // Repositories API, in front of the extrepo gRPC server.
 //
 //	extrepo-gateway [-listen 127.0.0.1:8080] [-grpc-address 127.0.0.1:50051] [-port-file FILE]
+//	extrepo-gateway -wait-healthy http://127.0.0.1:8080 [-wait-timeout 30s]
 //
 // Each flag has an environment variable, read when the flag is not given:
 // EXTREPO_GATEWAY_ADDRESS for -listen and EXTREPO_ADDRESS (the variable the
 // server and the clients use) for -grpc-address. SIGINT or SIGTERM stops it
 // gracefully: requests in flight finish first.
+//
+// With -wait-healthy it serves nothing: it waits until the gateway at that URL
+// answers 200 on its health endpoint (the gRPC server behind it is serving)
+// and exits 0, or exits 1 after -wait-timeout. `make run` uses it, so that
+// starting the services needs neither curl nor the Python test code.
 package main
 
 import (
@@ -49,14 +55,21 @@ func run() error {
 		"once listening, write the bound port into this file (for scripts and tests using port 0)")
 	shutdownTimeout := flag.Duration("shutdown-timeout", 10*time.Second,
 		"how long a graceful stop waits for requests in flight")
+	waitURL := flag.String("wait-healthy", "",
+		"do not serve: wait until the gateway at this base URL is healthy, then exit 0 (1 after -wait-timeout)")
+	waitTimeout := flag.Duration("wait-timeout", 30*time.Second, "how long -wait-healthy waits")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *waitURL != "" {
+		return waitHealthy(ctx, *waitURL, *waitTimeout)
+	}
+
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	gw, err := gateway.New(ctx, *grpcAddress, logger)
 	if err != nil {

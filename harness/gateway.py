@@ -1,17 +1,13 @@
-"""The real REST gateway (clients/go/cmd/extrepo-gateway) on a free loopback port.
+"""The real REST gateway (clients/go/gateway/cmd/extrepo-gateway) on a free loopback port.
 
 `start_gateway(grpc_address)` builds the binary with `go build` (a no-op when
 the Go build cache is warm, and never a stale binary), starts it with port 0
 and a port file, waits until its /healthz says the gRPC server is serving, and
 returns the base URL and a function that stops it.
-
-`python -m tests.support.gateway --wait-healthy URL` waits for a running
-gateway's health endpoint (used by `make run`).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import signal
@@ -23,8 +19,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-GO_DIR = REPO_ROOT / "clients" / "go"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The gateway's own Go module (it requires the client module clients/go).
+GO_DIR = REPO_ROOT / "clients" / "go" / "gateway"
 GATEWAY_BIN = REPO_ROOT / "build" / "extrepo-gateway"
 # A cold Go build cache (a fresh CI machine) compiles grpc and grpc-gateway.
 BUILD_TIMEOUT_SECONDS = 600
@@ -120,15 +117,3 @@ def start_gateway(
         raise
     stop.log_path = log_path  # type: ignore[attr-defined]
     return base_url, stop
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wait-healthy", metavar="URL", required=True)
-    parser.add_argument("--timeout", type=float, default=30)
-    args = parser.parse_args()
-    wait_healthy(args.wait_healthy.rstrip("/"), time.monotonic() + args.timeout)
-
-
-if __name__ == "__main__":
-    main()

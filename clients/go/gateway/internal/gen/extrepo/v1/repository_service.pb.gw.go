@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 
+	extExtrepov1 "github.com/extrepo/extrepo/clients/go/extrepo/v1"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/grpc"
@@ -35,9 +36,9 @@ var (
 	_ = metadata.Join
 )
 
-func request_RepositoryService_Get_0(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Get_0(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequest
+		protoReq extExtrepov1.GetRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -64,9 +65,9 @@ func request_RepositoryService_Get_0(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Get_0(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Get_0(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequest
+		protoReq extExtrepov1.GetRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -92,9 +93,9 @@ func local_request_RepositoryService_Get_0(ctx context.Context, marshaler runtim
 
 var filter_RepositoryService_Get_1 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RepositoryService_Get_1(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Get_1(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequest
+		protoReq extExtrepov1.GetRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -119,9 +120,9 @@ func request_RepositoryService_Get_1(ctx context.Context, marshaler runtime.Mars
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Get_1(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Get_1(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq GetRequest
+		protoReq extExtrepov1.GetRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -143,9 +144,9 @@ func local_request_RepositoryService_Get_1(ctx context.Context, marshaler runtim
 	return msg, metadata, err
 }
 
-func request_RepositoryService_Update_0(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Update_0(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateRequest
+		protoReq extExtrepov1.UpdateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -175,9 +176,9 @@ func request_RepositoryService_Update_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Update_0(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Update_0(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateRequest
+		protoReq extExtrepov1.UpdateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -204,9 +205,9 @@ func local_request_RepositoryService_Update_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func request_RepositoryService_Update_1(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Update_1(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateRequest
+		protoReq extExtrepov1.UpdateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -228,9 +229,9 @@ func request_RepositoryService_Update_1(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Update_1(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Update_1(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq UpdateRequest
+		protoReq extExtrepov1.UpdateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -249,9 +250,9 @@ func local_request_RepositoryService_Update_1(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func request_RepositoryService_Delete_0(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Delete_0(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteRequest
+		protoReq extExtrepov1.DeleteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -278,9 +279,9 @@ func request_RepositoryService_Delete_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Delete_0(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Delete_0(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteRequest
+		protoReq extExtrepov1.DeleteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -306,9 +307,9 @@ func local_request_RepositoryService_Delete_0(ctx context.Context, marshaler run
 
 var filter_RepositoryService_Delete_1 = &utilities.DoubleArray{Encoding: map[string]int{"name": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RepositoryService_Delete_1(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Delete_1(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteRequest
+		protoReq extExtrepov1.DeleteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -333,9 +334,9 @@ func request_RepositoryService_Delete_1(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Delete_1(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Delete_1(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq DeleteRequest
+		protoReq extExtrepov1.DeleteRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -359,9 +360,9 @@ func local_request_RepositoryService_Delete_1(ctx context.Context, marshaler run
 
 var filter_RepositoryService_List_0 = &utilities.DoubleArray{Encoding: map[string]int{"namespace": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
 
-func request_RepositoryService_List_0(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_List_0(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequest
+		protoReq extExtrepov1.ListRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -386,9 +387,9 @@ func request_RepositoryService_List_0(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_List_0(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_List_0(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequest
+		protoReq extExtrepov1.ListRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -412,9 +413,9 @@ func local_request_RepositoryService_List_0(ctx context.Context, marshaler runti
 
 var filter_RepositoryService_List_1 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
 
-func request_RepositoryService_List_1(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_List_1(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequest
+		protoReq extExtrepov1.ListRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -430,9 +431,9 @@ func request_RepositoryService_List_1(ctx context.Context, marshaler runtime.Mar
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_List_1(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_List_1(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq ListRequest
+		protoReq extExtrepov1.ListRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := req.ParseForm(); err != nil {
@@ -445,9 +446,9 @@ func local_request_RepositoryService_List_1(ctx context.Context, marshaler runti
 	return msg, metadata, err
 }
 
-func request_RepositoryService_Create_0(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Create_0(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRequest
+		protoReq extExtrepov1.CreateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -469,9 +470,9 @@ func request_RepositoryService_Create_0(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Create_0(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Create_0(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRequest
+		protoReq extExtrepov1.CreateRequest
 		metadata runtime.ServerMetadata
 		err      error
 	)
@@ -490,9 +491,9 @@ func local_request_RepositoryService_Create_0(ctx context.Context, marshaler run
 	return msg, metadata, err
 }
 
-func request_RepositoryService_Create_1(ctx context.Context, marshaler runtime.Marshaler, client RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func request_RepositoryService_Create_1(ctx context.Context, marshaler runtime.Marshaler, client extExtrepov1.RepositoryServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRequest
+		protoReq extExtrepov1.CreateRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -505,9 +506,9 @@ func request_RepositoryService_Create_1(ctx context.Context, marshaler runtime.M
 	return msg, metadata, err
 }
 
-func local_request_RepositoryService_Create_1(ctx context.Context, marshaler runtime.Marshaler, server RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+func local_request_RepositoryService_Create_1(ctx context.Context, marshaler runtime.Marshaler, server extExtrepov1.RepositoryServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
 	var (
-		protoReq CreateRequest
+		protoReq extExtrepov1.CreateRequest
 		metadata runtime.ServerMetadata
 	)
 	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
@@ -522,7 +523,7 @@ func local_request_RepositoryService_Create_1(ctx context.Context, marshaler run
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
 // Note that using this registration option will cause many gRPC library features to stop working. Consider using RegisterRepositoryServiceHandlerFromEndpoint instead.
 // GRPC interceptors will not work for this type of registration. To use interceptors, you must use the "runtime.WithMiddlewares" option in the "runtime.NewServeMux" call.
-func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server RepositoryServiceServer) error {
+func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.ServeMux, server extExtrepov1.RepositoryServiceServer) error {
 	mux.Handle(http.MethodGet, pattern_RepositoryService_Get_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -541,7 +542,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Get_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_0{resp.(*GetResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Get_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_0{resp.(*extExtrepov1.GetResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodGet, pattern_RepositoryService_Get_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -561,7 +562,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Get_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_1{resp.(*GetResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Get_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_1{resp.(*extExtrepov1.GetResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPatch, pattern_RepositoryService_Update_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -581,7 +582,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Update_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_0{resp.(*UpdateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Update_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_0{resp.(*extExtrepov1.UpdateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPatch, pattern_RepositoryService_Update_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -601,7 +602,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Update_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_1{resp.(*UpdateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Update_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_1{resp.(*extExtrepov1.UpdateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodDelete, pattern_RepositoryService_Delete_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -701,7 +702,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Create_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_0{resp.(*CreateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Create_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_0{resp.(*extExtrepov1.CreateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_RepositoryService_Create_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -721,7 +722,7 @@ func RegisterRepositoryServiceHandlerServer(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Create_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_1{resp.(*CreateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Create_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_1{resp.(*extExtrepov1.CreateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -754,15 +755,15 @@ func RegisterRepositoryServiceHandlerFromEndpoint(ctx context.Context, mux *runt
 // RegisterRepositoryServiceHandler registers the http handlers for service RepositoryService to "mux".
 // The handlers forward requests to the grpc endpoint over "conn".
 func RegisterRepositoryServiceHandler(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
-	return RegisterRepositoryServiceHandlerClient(ctx, mux, NewRepositoryServiceClient(conn))
+	return RegisterRepositoryServiceHandlerClient(ctx, mux, extExtrepov1.NewRepositoryServiceClient(conn))
 }
 
 // RegisterRepositoryServiceHandlerClient registers the http handlers for service RepositoryService
-// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "RepositoryServiceClient".
-// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "RepositoryServiceClient"
+// to "mux". The handlers forward requests to the grpc endpoint over the given implementation of "extExtrepov1.RepositoryServiceClient".
+// Note: the gRPC framework executes interceptors within the gRPC handler. If the passed in "extExtrepov1.RepositoryServiceClient"
 // doesn't go through the normal gRPC flow (creating a gRPC client etc.) then it will be up to the passed in
-// "RepositoryServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
-func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client RepositoryServiceClient) error {
+// "extExtrepov1.RepositoryServiceClient" to call the correct interceptors. This client ignores the HTTP middlewares.
+func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.ServeMux, client extExtrepov1.RepositoryServiceClient) error {
 	mux.Handle(http.MethodGet, pattern_RepositoryService_Get_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -778,7 +779,7 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Get_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_0{resp.(*GetResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Get_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_0{resp.(*extExtrepov1.GetResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodGet, pattern_RepositoryService_Get_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -795,7 +796,7 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Get_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_1{resp.(*GetResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Get_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Get_1{resp.(*extExtrepov1.GetResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPatch, pattern_RepositoryService_Update_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -812,7 +813,7 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Update_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_0{resp.(*UpdateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Update_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_0{resp.(*extExtrepov1.UpdateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPatch, pattern_RepositoryService_Update_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -829,7 +830,7 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Update_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_1{resp.(*UpdateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Update_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Update_1{resp.(*extExtrepov1.UpdateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodDelete, pattern_RepositoryService_Delete_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -914,7 +915,7 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Create_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_0{resp.(*CreateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Create_0(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_0{resp.(*extExtrepov1.CreateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	mux.Handle(http.MethodPost, pattern_RepositoryService_Create_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
@@ -931,13 +932,13 @@ func RegisterRepositoryServiceHandlerClient(ctx context.Context, mux *runtime.Se
 			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
 			return
 		}
-		forward_RepositoryService_Create_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_1{resp.(*CreateResponse)}, mux.GetForwardResponseOptions()...)
+		forward_RepositoryService_Create_1(annotatedContext, mux, outboundMarshaler, w, req, response_RepositoryService_Create_1{resp.(*extExtrepov1.CreateResponse)}, mux.GetForwardResponseOptions()...)
 	})
 	return nil
 }
 
 type response_RepositoryService_Get_0 struct {
-	*GetResponse
+	*extExtrepov1.GetResponse
 }
 
 func (m response_RepositoryService_Get_0) XXX_ResponseBody() interface{} {
@@ -946,7 +947,7 @@ func (m response_RepositoryService_Get_0) XXX_ResponseBody() interface{} {
 }
 
 type response_RepositoryService_Get_1 struct {
-	*GetResponse
+	*extExtrepov1.GetResponse
 }
 
 func (m response_RepositoryService_Get_1) XXX_ResponseBody() interface{} {
@@ -955,7 +956,7 @@ func (m response_RepositoryService_Get_1) XXX_ResponseBody() interface{} {
 }
 
 type response_RepositoryService_Update_0 struct {
-	*UpdateResponse
+	*extExtrepov1.UpdateResponse
 }
 
 func (m response_RepositoryService_Update_0) XXX_ResponseBody() interface{} {
@@ -964,7 +965,7 @@ func (m response_RepositoryService_Update_0) XXX_ResponseBody() interface{} {
 }
 
 type response_RepositoryService_Update_1 struct {
-	*UpdateResponse
+	*extExtrepov1.UpdateResponse
 }
 
 func (m response_RepositoryService_Update_1) XXX_ResponseBody() interface{} {
@@ -973,7 +974,7 @@ func (m response_RepositoryService_Update_1) XXX_ResponseBody() interface{} {
 }
 
 type response_RepositoryService_Create_0 struct {
-	*CreateResponse
+	*extExtrepov1.CreateResponse
 }
 
 func (m response_RepositoryService_Create_0) XXX_ResponseBody() interface{} {
@@ -982,7 +983,7 @@ func (m response_RepositoryService_Create_0) XXX_ResponseBody() interface{} {
 }
 
 type response_RepositoryService_Create_1 struct {
-	*CreateResponse
+	*extExtrepov1.CreateResponse
 }
 
 func (m response_RepositoryService_Create_1) XXX_ResponseBody() interface{} {

@@ -1,0 +1,22 @@
+module github.com/extrepo/extrepo/clients/go/gateway
+
+go 1.26.0
+
+require (
+	github.com/extrepo/extrepo/clients/go v0.0.0-00010101000000-000000000000
+	github.com/grpc-ecosystem/grpc-gateway/v2 v2.33.0
+	google.golang.org/genproto/googleapis/api v0.0.0-20261110000943-09e21b237f2c
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261110000943-09e21b237f2c
+	google.golang.org/grpc v1.85.0
+	google.golang.org/protobuf v1.36.12
+)
+
+require (
+	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
+
+// The client module (messages, gRPC client) is built from this work tree, so
+// the gateway always matches the proto it was generated from.
+replace github.com/extrepo/extrepo/clients/go => ../
