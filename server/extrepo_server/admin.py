@@ -7,16 +7,19 @@ These run against the database directly (not through the API), from the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from . import credential_keys
 from .app import Components
 from .config import Settings
+from .credential_keys import Outcome
 from .domain.access import Role
 from .domain.errors import FailedPrecondition, InvalidArgument
 from .domain.names import namespace_problem
-from .domain.ports import EncryptedCredentials
 from .security import api_keys
-from .security.credentials import Keyring, new_key, read_key_file, write_key_file
+from .security.credentials import Keyring, load_key_file, new_key, write_key_file
 from .storage.accounts import ORGANIZATION, USER, KeyInfo
+from .storage.keys import KeyRecords
 from .storage.reencryption import CredentialRows
 
 
@@ -74,64 +77,61 @@ class Admin:
         """The decrypted username and password of a repository (what a pull would use)."""
         accounts = self.components.accounts
         account_id = accounts.namespace_id(namespace)
-        encrypted = self._credential_rows().get(account_id, name)
-        keyring = self.components.keyring
+        encrypted = CredentialRows(self.components.engine).get(account_id, name)
+        keyring = self._keyring()
         return keyring.decrypt(encrypted.username), keyring.decrypt(encrypted.password)
 
     # -- encryption keys -----------------------------------------------------
 
-    def rotate_encryption_key(self) -> int:
+    def rotate_encryption_key(self) -> Outcome:
         """Put a new key first in the key file and re-encrypt every credential with it.
 
-        The old keys stay in the file (decrypt-only) until `prune_encryption_keys`,
-        so servers still running with the old keyring lose nothing meanwhile.
+        The new key is on disk (synced) before any row is encrypted with it, and the
+        old keys stay in the file (decrypt-only) until `prune_encryption_keys`, so
+        servers still running with the old keyring lose nothing meanwhile. A row no
+        key opens is reported and left as it is; the others are re-encrypted.
         """
-        path = self._key_file()
-        keys = [new_key(), *read_key_file(path)]
-        write_key_file(path, keys)
-        return self._reencrypt(Keyring(keys))
-
-    def reencrypt(self) -> int:
-        """Re-encrypt every credential with the primary key of the current keyring."""
-        return self._reencrypt(self.components.keyring)
-
-    def prune_encryption_keys(self) -> int:
-        """Drop every key but the primary, once no credential needs them any more."""
-        path = self._key_file()
-        keyring = Keyring(read_key_file(path))
-        stale = sum(
-            not (keyring.primary_decrypts(c.username) and keyring.primary_decrypts(c.password))
-            for _, c in self._credential_rows().all()
+        path = self._key_file(
+            "put a new key first in that list, restart, and run 'secrets reencrypt'"
         )
+        keys = [new_key(), *self._keyring().keys]
+        write_key_file(path, keys)
+        return credential_keys.reencrypt(load_key_file(path), self.components.engine)
+
+    def reencrypt(self) -> Outcome:
+        """Re-encrypt every credential not under the primary key of the current keyring."""
+        return credential_keys.reencrypt(self._keyring(), self.components.engine)
+
+    def prune_encryption_keys(self) -> list[str]:
+        """Forget every key but the primary, once no credential needs them any more:
+        first in the database (so that a server still encrypting with an old key is
+        refused from then on), then in the key file. The ids of the keys dropped."""
+        keyring = self._keyring()
+        records = KeyRecords(self.components.engine)
+        credential_keys.register_primary(keyring, records)
+        stale = records.count_not_under(keyring.key_id)
         if stale:
+            counts = ", ".join(
+                f"{count} under {key_id or 'no recorded key'}"
+                for key_id, count in sorted(stale.items(), key=lambda kv: kv[0] or "")
+            )
             raise FailedPrecondition(
-                f"{stale} credentials are still encrypted with an old key (a server with the "
-                "old keyring wrote them); restart the servers, run 'secrets rotate' or "
-                "'secrets reencrypt' again, then prune"
+                f"{sum(stale.values())} credentials are still encrypted with an old key "
+                f"({counts}); restart the servers with the new key first, run "
+                "'secrets reencrypt', then prune"
             )
-        dropped = len(keyring.keys) - 1
-        write_key_file(path, keyring.keys[:1])
-        return dropped
+        dropped = set(records.retire_all_but(keyring.key_id))
+        dropped.update(keyring.key_ids[1:])
+        if not self.settings.secret_keys and len(keyring.keys) > 1:
+            write_key_file(self.settings.effective_key_file, keyring.keys[:1])
+        return sorted(dropped)
 
-    def _reencrypt(self, keyring: Keyring) -> int:
-        credential_rows = self._credential_rows()
-        rows = [
-            (
-                row_id,
-                EncryptedCredentials(keyring.reencrypt(c.username), keyring.reencrypt(c.password)),
-            )
-            for row_id, c in credential_rows.all()
-        ]
-        credential_rows.replace(rows)
-        return len(rows)
+    def _keyring(self) -> Keyring:
+        if self.components.keyring is None:
+            raise FailedPrecondition("built without the credential keyring")
+        return self.components.keyring
 
-    def _credential_rows(self) -> CredentialRows:
-        return CredentialRows(self.components.engine)
-
-    def _key_file(self):
+    def _key_file(self, instead: str) -> Path:
         if self.settings.secret_keys:
-            raise FailedPrecondition(
-                "keys come from EXTREPO_SECRET_KEYS: put a new key first in that list, restart, "
-                "and run 'secrets reencrypt'"
-            )
+            raise FailedPrecondition(f"keys come from EXTREPO_SECRET_KEYS: {instead}")
         return self.settings.effective_key_file

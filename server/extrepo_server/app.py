@@ -29,10 +29,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
+from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
-from .security.credentials import Keyring, load_or_create_key_file
+from .security.credentials import Keyring
 from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.database import create_engine
@@ -53,7 +54,7 @@ class Components:
     engine: sa.Engine
     accounts: AccountStore
     repositories: RepositoryStore
-    keyring: Keyring
+    keyring: Keyring | None  # None: built for administration that needs no key
     registries: RegistryClient
 
 
@@ -68,6 +69,7 @@ class Service:
 def api_services(components: Components) -> list[Service]:
     """Every service of the API, the one list the server registers, names in
     reflection and reports in health. A new service is one more entry here."""
+    assert components.keyring is not None, "the API needs the credential keyring"
     catalog = RepositoryCatalog(components.repositories, components.keyring)
     return [
         Service(
@@ -79,15 +81,10 @@ def api_services(components: Components) -> list[Service]:
     ]
 
 
-def load_keyring(settings: Settings) -> Keyring:
-    if settings.secret_keys:
-        return Keyring([k.strip() for k in settings.secret_keys.split(",") if k.strip()])
-    return Keyring(load_or_create_key_file(settings.effective_key_file))
-
-
-def build(settings: Settings) -> Components:
+def build(settings: Settings, *, with_keyring: bool = True) -> Components:
     """The components over the configured database, its schema brought up to date
-    (EXTREPO_MIGRATE_ON_START) or else checked to be (SchemaError)."""
+    (EXTREPO_MIGRATE_ON_START) or else checked to be (SchemaError), and the credential
+    keyring (KeyringError if the key file is missing while credentials are stored)."""
     engine = create_engine(
         settings.effective_database_url,
         pool_size=settings.db_pool_size,
@@ -99,6 +96,7 @@ def build(settings: Settings) -> Components:
             schema.upgrade(engine)
         else:
             schema.check(engine)
+        keyring = load_keyring(settings, engine) if with_keyring else None
     except BaseException:
         engine.dispose()
         raise
@@ -106,7 +104,7 @@ def build(settings: Settings) -> Components:
         engine=engine,
         accounts=AccountStore(engine),
         repositories=RepositoryStore(engine),
-        keyring=load_keyring(settings),
+        keyring=keyring,
         registries=RegistryClient(
             timeout_seconds=settings.registry_timeout_seconds,
             plain_http_hosts=settings.registry_plain_http_host_set,
@@ -143,6 +141,8 @@ async def create_server(
 
 async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components = build(settings)
+    # Before serving: the keyring must hold every key the stored credentials need.
+    verify_keyring(components.keyring, components.engine, settings)
     server, port, health_servicer = await create_server(settings, components)
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}", "database": safe_url(settings)})

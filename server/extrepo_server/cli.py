@@ -13,6 +13,7 @@ from . import logs
 from .admin import Admin
 from .app import build, safe_url, serve
 from .config import Settings
+from .credential_keys import Outcome
 from .domain.access import Role
 from .domain.errors import DomainError, Unavailable
 from .security.credentials import KeyringError
@@ -96,7 +97,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _admin(admin: Admin, args: argparse.Namespace) -> None:
+def _admin(admin: Admin, args: argparse.Namespace) -> int:
     say = lambda text: print(text, file=sys.stderr)  # noqa: E731 - messages go to stderr
     match args.group, args.action:
         case "user", "create":
@@ -126,13 +127,39 @@ def _admin(admin: Admin, args: argparse.Namespace) -> None:
             admin.revoke_key(args.key_id)
             say(f"revoked API key {args.key_id}")
         case "secrets", "rotate":
-            count = admin.rotate_encryption_key()
-            say(f"new primary key in place; re-encrypted {count} repositories' credentials")
-            say("restart running servers, then run: extrepo-server admin secrets prune")
+            outcome = admin.rotate_encryption_key()
+            say("new primary key in place (the old keys stay in the key file, decrypt-only)")
+            if _report(outcome, say):
+                return 1
+            say("restart running servers, then run: extrepo-server admin secrets reencrypt")
+            say("and then: extrepo-server admin secrets prune")
         case "secrets", "reencrypt":
-            say(f"re-encrypted {admin.reencrypt()} repositories' credentials")
+            if _report(admin.reencrypt(), say):
+                return 1
         case "secrets", "prune":
-            say(f"dropped {admin.prune_encryption_keys()} old keys")
+            dropped = admin.prune_encryption_keys()
+            say(f"dropped {len(dropped)} old keys{': ' if dropped else ''}{', '.join(dropped)}")
+            if dropped and admin.settings.secret_keys:
+                say("now remove them from EXTREPO_SECRET_KEYS and restart the servers")
+    return 0
+
+
+def _report(outcome: Outcome, say) -> bool:
+    """Say what a re-encryption did, row failures first; whether any row failed."""
+    for failure in outcome.failures:
+        say(f"cannot re-encrypt {failure}: no configured key opens its credentials")
+    say(f"re-encrypted {outcome.rewritten} repositories' credentials")
+    if outcome.changed_meanwhile:
+        say(
+            f"{outcome.changed_meanwhile} were changed by a server meanwhile and kept as it "
+            "wrote them; if a server still runs with an old key, restart it and run again"
+        )
+    if outcome.failures:
+        say(
+            f"{len(outcome.failures)} could not be re-encrypted and are left as they were: "
+            "add the key that opens them (the key file, or EXTREPO_SECRET_KEYS) and run again"
+        )
+    return bool(outcome.failures)
 
 
 def _migrate(settings: Settings, *, check_only: bool) -> None:
@@ -176,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "migrate":
             _migrate(settings, check_only=args.check)
         else:
-            _admin(Admin(build(settings), settings), args)
+            components = build(settings, with_keyring=args.group == "secrets")
+            return _admin(Admin(components, settings), args)
     except Unavailable as exc:
         cause = getattr(exc.__cause__, "orig", None) or exc.__cause__
         print(f"error: cannot reach the database {safe_url(settings)}: {cause}", file=sys.stderr)

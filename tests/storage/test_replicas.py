@@ -18,13 +18,14 @@ import pytest
 from cryptography.fernet import Fernet
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
-from extrepo_server.security.credentials import Keyring
+from extrepo_server.security.credentials import Keyring, key_id_of
 from extrepo_server.storage.accounts import AccountStore
 from extrepo_server.storage.database import create_engine
 from extrepo_server.storage.reencryption import CredentialRows
 
 from harness.live_server import LiveServer
 from tests.support.api import ApiError, GrpcApi, basic_authorization
+from tests.support.keys import serve_refused
 
 RACE_REPETITIONS = 6
 RACERS = 60  # concurrent creates of one name per repetition, half through each replica
@@ -150,3 +151,50 @@ def test_concurrent_updates_of_different_fields_across_replicas_lose_nothing(rep
     keyring = Keyring([replicas.secret])
     assert keyring.decrypt(stored.username) == f"u{rounds - 1}"
     assert keyring.decrypt(stored.password) == f"p{rounds - 1}"
+
+
+def test_a_replica_with_other_keys_refuses_to_start(replicas, tmp_path):
+    """Replicas share keys through EXTREPO_SECRET_KEYS: one started with another key
+    (or with none, so with a key file of its own) would write what the others cannot
+    read, so it refuses to start while the database holds credentials."""
+    replicas.apis[0].create("keys.example.com/app", "u", "p")
+    needed = key_id_of(replicas.secret)
+    for env in ({"EXTREPO_SECRET_KEYS": Fernet.generate_key().decode()}, {}):
+        refused = serve_refused(tmp_path, env=env, database_url=replicas.url)
+        assert needed in refused
+        assert "EXTREPO_SECRET_KEYS" in refused
+
+
+def test_a_rolling_key_change_across_replicas_keeps_rows_under_one_key(replicas, tmp_path):
+    """A replica restarted with the next key first writes under it; a replica not yet
+    restarted cannot keep a field under that key, so a one-field update there is
+    UNAVAILABLE (retry) rather than a row under two keys; both fields are fine."""
+    newer = Fernet.generate_key().decode()
+    name = "rolling.example.com/app"
+    ahead = LiveServer(
+        tmp_path,
+        database_url=replicas.url,
+        env={"EXTREPO_SECRET_KEYS": f"{newer},{replicas.secret}"},
+    )
+    with ahead:
+        with grpc.insecure_channel(ahead.address) as channel:
+            GrpcApi(channel, replicas.auth).create(name, "u-new", "p-new")
+        behind = replicas.apis[0]
+        with pytest.raises(ApiError) as refused:
+            behind.update(name, password="p-behind")
+        assert refused.value.code == grpc.StatusCode.UNAVAILABLE
+        assert "send both username and password" in refused.value.message
+        behind.update(name, username="u-behind", password="p-behind")
+
+    engine = create_engine(replicas.url)
+    try:
+        namespace_id = AccountStore(engine).namespace_id(replicas.user)
+        stored = CredentialRows(engine).get(namespace_id, name)
+    finally:
+        engine.dispose()
+    assert stored.key_id == key_id_of(replicas.secret)
+    keyring = Keyring([replicas.secret])
+    assert (keyring.decrypt(stored.username), keyring.decrypt(stored.password)) == (
+        "u-behind",
+        "p-behind",
+    )

@@ -8,16 +8,18 @@ from datetime import UTC, datetime
 
 import pytest
 from extrepo_server.domain.access import NamespaceGrant
-from extrepo_server.domain.errors import AlreadyExists, NotFound
+from extrepo_server.domain.errors import AlreadyExists, NotFound, Unavailable
 from extrepo_server.domain.paging import Window
 from extrepo_server.domain.ports import EncryptedCredentials
 from extrepo_server.storage import schema
 from extrepo_server.storage.accounts import USER, AccountStore
 from extrepo_server.storage.database import create_engine
+from extrepo_server.storage.keys import KeyRecords
 from extrepo_server.storage.reencryption import CredentialRows
 from extrepo_server.storage.repositories import RepositoryStore
 
-SECRET = EncryptedCredentials("u-token", "p-token")
+KEY_ID = "00000000000000a1"
+SECRET = EncryptedCredentials("u-token", "p-token", KEY_ID)
 NAMES = sorted(
     [f"a.io/app{i}" for i in range(4)] + [f"b.io/app{i}" for i in range(3)] + ["a.iox/edge"]
 )
@@ -28,6 +30,7 @@ def stores(database_url) -> Iterator[tuple[RepositoryStore, CredentialRows, Name
     engine = create_engine(database_url)
     schema.upgrade(engine)
     owner = NamespaceGrant("owner", AccountStore(engine).create_account("owner", USER))
+    KeyRecords(engine).register(KEY_ID, "check")
     store = RepositoryStore(engine)
     try:
         yield store, CredentialRows(engine), owner
@@ -110,13 +113,13 @@ def test_an_update_changes_only_the_fields_sent(stores):
     store, rows, owner = stores
     created = store.create(owner, "reg.io/app", "reg.io", SECRET)
     namespace_id = owner.account_id
-    updated = store.update_credentials(owner, "reg.io/app", username=None, password="p2")
+    updated = store.update_credentials(owner, "reg.io/app", **_new(password="p2"))
     assert updated.updated_at > created.updated_at and updated.created_at == created.created_at
-    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u-token", "p2")
-    store.update_credentials(owner, "reg.io/app", username="u2", password=None)
-    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u2", "p2")
+    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u-token", "p2", KEY_ID)
+    store.update_credentials(owner, "reg.io/app", **_new(username="u2"))
+    assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u2", "p2", KEY_ID)
     with pytest.raises(NotFound, match="'reg\\.io/nope' not found"):
-        store.update_credentials(owner, "reg.io/nope", username="u", password=None)
+        store.update_credentials(owner, "reg.io/nope", **_new(username="u"))
 
 
 def test_delete_removes_the_row_and_its_counts(filled):
@@ -131,10 +134,93 @@ def test_delete_removes_the_row_and_its_counts(filled):
     assert store.page(owner, Window(1))[1] == len(NAMES) - 1, "a failed delete counts nothing"
 
 
-def test_credential_rows_rewrite_every_row(filled):
-    _, rows, owner = filled
-    every = rows.all()
-    assert len(every) == len(NAMES)
-    rows.replace([(row_id, EncryptedCredentials("U", c.password + "!")) for row_id, c in every])
-    for name in NAMES:
-        assert rows.get(owner.account_id, name) == EncryptedCredentials("U", "p-token!")
+def _new(*, username=None, password=None, key_id=KEY_ID, rewrap=None) -> dict:
+    """update_credentials' arguments: new tokens under `key_id`; `rewrap` turns a kept
+    token of another key into one under `key_id` (by default: it must not be needed)."""
+
+    def must_not_rewrap(token: str) -> str | None:
+        raise AssertionError(f"rewrap({token!r}) was not expected")
+
+    return {
+        "username": username,
+        "password": password,
+        "key_id": key_id,
+        "rewrap": rewrap or must_not_rewrap,
+    }
+
+
+def test_a_one_field_update_under_a_new_key_rewraps_the_other_field(stores):
+    """A row is never under two keys: a password-only update under another key
+    re-encrypts the kept username in the same write, and records the new key."""
+    store, rows, owner = stores
+    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    KeyRecords(store._engine).register("00000000000000b2", "check-b")
+    store.update_credentials(
+        owner,
+        "reg.io/app",
+        **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: t + "@b"),
+    )
+    assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials(
+        "u-token@b", "p-b", "00000000000000b2"
+    )
+    # Back under the first key: the username follows again.
+    store.update_credentials(owner, "reg.io/app", **_new(username="u-a", rewrap=lambda t: t + "@a"))
+    assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials("u-a", "p-b@a", KEY_ID)
+
+
+def test_a_one_field_update_refuses_a_kept_field_it_cannot_open(stores):
+    store, rows, owner = stores
+    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    KeyRecords(store._engine).register("00000000000000b2", "check-b")
+    with pytest.raises(Unavailable, match="retry shortly, or send both username and password"):
+        store.update_credentials(
+            owner,
+            "reg.io/app",
+            **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: None),
+        )
+    assert rows.get(owner.account_id, "reg.io/app") == SECRET, "nothing written"
+    # Both fields sent: nothing to keep, so nothing to open.
+    store.update_credentials(
+        owner, "reg.io/app", **_new(username="u-b", password="p-b", key_id="00000000000000b2")
+    )
+    assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials(
+        "u-b", "p-b", "00000000000000b2"
+    )
+
+
+def test_a_write_under_a_key_the_database_does_not_know_is_refused(stores):
+    store, rows, owner = stores
+    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    unknown = EncryptedCredentials("u", "p", "ffffffffffffffff")
+    with pytest.raises(Unavailable, match="encryption key was retired"):
+        store.create(owner, "reg.io/other", "reg.io", unknown)
+    with pytest.raises(Unavailable, match="encryption key was retired"):
+        store.update_credentials(
+            owner, "reg.io/app", **_new(username="u", password="p", key_id="ffffffffffffffff")
+        )
+    assert store.page(owner, Window(10))[1] == 1, "nothing created, nothing counted"
+    assert rows.get(owner.account_id, "reg.io/app") == SECRET
+
+
+def test_credential_rows_rewrite_only_rows_unchanged_since_read(filled):
+    store, rows, owner = filled
+    KeyRecords(store._engine).register("00000000000000b2", "check-b")
+    every = [row for batch in rows.batches() for row in batch]
+    assert [r.name for r in every] == list(reversed(NAMES)), "in id order"
+    # A server updates one row between the read and the rewrite: that row keeps it.
+    store.update_credentials(owner, every[0].name, **_new(username="U0", password="P0"))
+    written = rows.rewrite(
+        [
+            (r, EncryptedCredentials("U", r.credentials.password + "!", "00000000000000b2"))
+            for r in every
+        ]
+    )
+    assert written == [False] + [True] * (len(NAMES) - 1)
+    assert rows.get(owner.account_id, every[0].name) == EncryptedCredentials("U0", "P0", KEY_ID)
+    for row in every[1:]:
+        assert rows.get(owner.account_id, row.name) == EncryptedCredentials(
+            "U", "p-token!", "00000000000000b2"
+        )
+    assert [r.name for b in rows.batches(not_under="00000000000000b2") for r in b] == [
+        every[0].name
+    ]

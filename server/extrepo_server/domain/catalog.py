@@ -57,7 +57,7 @@ class RepositoryCatalog:
         if violations:
             raise InvalidArgument(violations)
         credentials = EncryptedCredentials(
-            self._cipher.encrypt(username), self._cipher.encrypt(password)
+            self._cipher.encrypt(username), self._cipher.encrypt(password), self._cipher.key_id
         )
         return self._store.create(grant, parsed.full, parsed.host, credentials)
 
@@ -91,6 +91,8 @@ class RepositoryCatalog:
             name,
             username=None if username is None else self._cipher.encrypt(username),
             password=None if password is None else self._cipher.encrypt(password),
+            key_id=self._cipher.key_id,
+            rewrap=self._cipher.rewrap,
         )
 
     def delete(self, principal: Principal, *, namespace: str, name: str) -> None:

@@ -9,6 +9,7 @@ of the domain) needs nothing but these signatures.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -44,10 +45,12 @@ class Repository(NamedTuple):
 
 @dataclass(frozen=True)
 class EncryptedCredentials:
-    """A repository's registry username and password, each a keyring token."""
+    """A repository's registry username and password, each a keyring token, both
+    encrypted with the key of id `key_id` (a row is never under two keys)."""
 
     username: str
     password: str
+    key_id: str
 
 
 class RepositoryStore(Protocol):
@@ -78,8 +81,13 @@ class RepositoryStore(Protocol):
         *,
         username: str | None,
         password: str | None,
+        key_id: str,
+        rewrap: Callable[[str], str | None],
     ) -> Repository:
-        """Set the given encrypted fields only; a field that is None keeps its value."""
+        """Set the given encrypted fields (tokens under key `key_id`) only; a field that
+        is None keeps its value. If the kept field is under another key, it is
+        re-encrypted with `rewrap` in the same write, so the row stays under one key;
+        Unavailable if `rewrap` cannot open it (None)."""
         ...
 
     def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
@@ -88,7 +96,17 @@ class RepositoryStore(Protocol):
 class Cipher(Protocol):
     """Encrypts credentials for storage (security.credentials.Keyring)."""
 
+    @property
+    def key_id(self) -> str:
+        """The id of the key `encrypt` uses, stored beside what it encrypted."""
+        ...
+
     def encrypt(self, plaintext: str) -> str: ...
+
+    def rewrap(self, token: str) -> str | None:
+        """`token`'s plaintext encrypted with the key `encrypt` uses, or None if no key
+        of this cipher can open it."""
+        ...
 
 
 @dataclass(frozen=True)

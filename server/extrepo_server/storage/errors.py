@@ -19,6 +19,7 @@ import sqlalchemy.exc as sa_exc
 from ..domain.errors import DomainError, Unavailable
 
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
+_FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
 _UNAVAILABLE = "the database is unavailable; retry shortly"
 
 T = TypeVar("T")
@@ -34,6 +35,15 @@ def is_unique_violation(exc: Exception) -> bool:
         "SQLITE_CONSTRAINT_UNIQUE",
         "SQLITE_CONSTRAINT_PRIMARYKEY",
     )
+
+
+def is_foreign_key_violation(exc: Exception) -> bool:
+    """`exc` (SQLAlchemy's IntegrityError, or the driver's own) is a foreign key that
+    does not hold (a row naming a missing parent, or a parent still named)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == _FOREIGN_KEY_VIOLATION_SQLSTATE:  # PostgreSQL
+        return True
+    return getattr(orig, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_FOREIGNKEY"
 
 
 @contextmanager

@@ -85,8 +85,25 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTC_TIME, nullable=True))
 
 
+class CredentialKey(SQLModel, table=True):
+    """A key that credentials were encrypted with: its id and check value, never the key.
+
+    Every repository row names the key of its credentials (a foreign key), so a write
+    under a key the database does not know is refused by the database itself, and a
+    server can prove at start that its keyring holds every key the rows need.
+    """
+
+    __tablename__ = "credential_key"
+
+    id: str = Field(sa_column=sa.Column(sa.String(16), primary_key=True))
+    check_value: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+
+
 class Repository(SQLModel, table=True):
-    """An external repository. Credentials are Fernet tokens, never plaintext."""
+    """An external repository. Credentials are Fernet tokens, never plaintext, both
+    under the one key that `key_id` names (NULL only for rows written before key ids
+    were recorded, until a server adopts them at start)."""
 
     __tablename__ = "repository"
     __table_args__ = (
@@ -100,6 +117,15 @@ class Repository(SQLModel, table=True):
     name: str = Field(sa_column=sa.Column(NAME_TYPE, nullable=False))
     username_encrypted: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     password_encrypted: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    key_id: str | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            sa.String(16),
+            sa.ForeignKey("credential_key.id", name="fk_repository_key_id"),
+            nullable=True,
+            index=True,
+        ),
+    )
     in_use: bool = Field(default=False, nullable=False)
     created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
     updated_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))

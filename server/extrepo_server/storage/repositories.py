@@ -5,23 +5,26 @@ The ORM's Session costs roughly twice as much per statement as Core on this hot 
 (Get is one indexed lookup), so the SQLModel tables define the schema and Core runs
 the statements, compiled once (statements.py). Every read uses the unique
 (namespace_id, name) index. Credentials are written here but never read: the
-administration's re-encryption has its own store (reencryption.py).
+administration's re-encryption has its own store (reencryption.py). Every row names
+the key of its credentials (key_id), and is never left under two keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NotFound
+from ..domain.errors import AlreadyExists, NotFound, Unavailable
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
 from .connections import Reader, write
 from .errors import duplicate_key_as
+from .keys import refuse_unknown_key
 from .statements import PreparedStatement
 
 _repo = models.Repository.__table__
@@ -35,10 +38,17 @@ _INSERTED_COLUMNS = (
     "name",
     "username_encrypted",
     "password_encrypted",
+    "key_id",
     "in_use",
     "created_at",
     "updated_at",
 )
+
+
+# A one-field update of a row under an older key retries its compare-and-swap this often
+# when concurrent writers keep changing the row in between (each try is one read and one
+# conditional write); then the caller hears Unavailable.
+_REWRAP_ATTEMPTS = 5
 
 
 def _record(namespace: str, row: tuple) -> Repository:
@@ -105,6 +115,7 @@ class RepositoryStore:
         # Writes are compiled once too: through a Connection, each of Create's three
         # statements cost ~50 us of SQLAlchemy's per-execution work on top of SQLite's.
         self._updates: dict[tuple[str, ...], PreparedStatement] = {}
+        self._rewrapping: dict[str, tuple[PreparedStatement, PreparedStatement]] = {}
         self._insert = PreparedStatement(
             # inline(): no RETURNING of the new id, which nothing here reads.
             engine,
@@ -232,6 +243,7 @@ class RepositoryStore:
             "name": name,
             "username_encrypted": credentials.username,
             "password_encrypted": credentials.password,
+            "key_id": credentials.key_id,
             "in_use": False,
             "created_at": now,
             "updated_at": now,
@@ -241,9 +253,14 @@ class RepositoryStore:
             self._insert.execute_on(cursor, values)
             self._adjust_counts(cursor, namespace_id, host, +1)
 
-        with duplicate_key_as(
-            self._engine,
-            lambda: AlreadyExists(f"repository '{name}' is already registered in this namespace"),
+        with (
+            duplicate_key_as(
+                self._engine,
+                lambda: AlreadyExists(
+                    f"repository '{name}' is already registered in this namespace"
+                ),
+            ),
+            refuse_unknown_key(self._engine, credentials.key_id),
         ):
             write(self._engine, insert)
         return Repository(namespace.namespace, name, False, now, now)
@@ -255,18 +272,27 @@ class RepositoryStore:
         *,
         username: str | None,
         password: str | None,
+        key_id: str,
+        rewrap: Callable[[str], str | None],
     ) -> Repository:
         """Set the sent credential fields only; a field not sent keeps its value.
 
         One UPDATE touching only those columns: two concurrent updates of different
-        fields both land, and of the same field the last writer wins.
+        fields both land, and of the same field the last writer wins. With one field
+        sent, that UPDATE applies only while the row is under the new token's key; a
+        row under another key (written before a key rotation) takes a slower path that
+        re-encrypts the kept field too, in the same statement (`_update_rewrapping`).
         """
+        one_field = username is None or password is None
         values: dict[str, object] = {
             "key_namespace_id": namespace.account_id,
             "key_name": name,
             "updated_at": datetime.now(UTC),
+            "key_id": key_id,
         }
-        columns = ["updated_at"]
+        if one_field:
+            values["key_key_id"] = key_id
+        columns = ["updated_at", "key_id"]
         if username is not None:
             values["username_encrypted"] = username
             columns.append("username_encrypted")
@@ -275,21 +301,98 @@ class RepositoryStore:
             columns.append("password_encrypted")
         statement = self._updates.get(tuple(columns))
         if statement is None:
+            conditions = [
+                # Not named like columns: those names belong to the SET clause.
+                _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
+                _repo.c.name == sa.bindparam("key_name"),
+            ]
+            if one_field:
+                conditions.append(_repo.c.key_id == sa.bindparam("key_key_id"))
             statement = self._updates[tuple(columns)] = PreparedStatement(
                 self._engine,
                 _repo.update()
-                .where(
-                    # Not named like columns: those names belong to the SET clause.
-                    _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
-                    _repo.c.name == sa.bindparam("key_name"),
-                )
+                .where(*conditions)
                 .values({c: sa.bindparam(c) for c in columns})
                 .returning(*_RECORD_COLUMNS),
             )
-        row = write(self._engine, lambda cursor: statement.first_on(cursor, values))
+        with refuse_unknown_key(self._engine, key_id):
+            row = write(self._engine, lambda cursor: statement.first_on(cursor, values))
+            if row is None and one_field:
+                sent = "username_encrypted" if username is not None else "password_encrypted"
+                row = self._update_rewrapping(namespace.account_id, name, sent, values, rewrap)
         if row is None:
             raise _not_found(name)
         return _record(namespace.namespace, row)
+
+    def _update_rewrapping(
+        self,
+        namespace_id: int,
+        name: str,
+        sent: str,
+        values: dict[str, object],
+        rewrap: Callable[[str], str | None],
+    ) -> tuple | None:
+        """A one-field update of a row that is not under the new token's key (or is
+        gone): read the kept field and its key, re-encrypt it under the new key, and
+        write both fields and the key id in one UPDATE that applies only if neither
+        changed since the read (else read again). None if the row does not exist."""
+        kept = "password_encrypted" if sent == "username_encrypted" else "username_encrypted"
+        read, swap = self._rewrapping.get(sent) or self._rewrapping_statements(sent, kept)
+        key = {"namespace_id": namespace_id, "name": name}
+
+        def attempt(cursor) -> tuple | bool | None:
+            current = read.first_on(cursor, key)
+            if current is None:
+                return None
+            old_key_id, old_kept = current
+            new_kept = old_kept if old_key_id == values["key_id"] else rewrap(old_kept)
+            if new_kept is None:
+                # At start this server held every key the rows needed: this one is newer
+                # (a rotation, or a replica with the next key), and a restart brings it.
+                field = kept.removesuffix("_encrypted")
+                raise Unavailable(
+                    f"this server cannot keep the stored {field} of '{name}' yet (it is "
+                    "encrypted with a newer key); retry shortly, or send both username "
+                    "and password"
+                )
+            swapped = swap.first_on(
+                cursor,
+                {
+                    **values,
+                    kept: new_kept,
+                    "old_key_id": old_key_id,
+                    "old_kept": old_kept,
+                },
+            )
+            return False if swapped is None else swapped  # False: changed meanwhile
+
+        for _ in range(_REWRAP_ATTEMPTS):
+            row = write(self._engine, attempt)
+            if row is not False:
+                return row
+        raise Unavailable("this repository is being updated by others at this moment; retry")
+
+    def _rewrapping_statements(
+        self, sent: str, kept: str
+    ) -> tuple[PreparedStatement, PreparedStatement]:
+        key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
+            _repo.c.name == sa.bindparam("name")
+        )
+        read = PreparedStatement(self._engine, sa.select(_repo.c.key_id, _repo.c[kept]).where(key))
+        swap = PreparedStatement(
+            self._engine,
+            _repo.update()
+            .where(
+                _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
+                _repo.c.name == sa.bindparam("key_name"),
+                _repo.c.key_id.is_not_distinct_from(sa.bindparam("old_key_id")),
+                _repo.c[kept] == sa.bindparam("old_kept"),
+            )
+            .values({c: sa.bindparam(c) for c in ("updated_at", "key_id", sent, kept)})
+            .returning(*_RECORD_COLUMNS),
+        )
+        self._rewrapping[sent] = (read, swap)
+        return read, swap
 
     def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
         namespace_id = namespace.account_id
