@@ -1,6 +1,8 @@
 """Engine creation. The only dialect-specific connection settings live here.
 
-SQLite: WAL, for a concurrent server on one machine.
+SQLite: WAL, for a concurrent server on one machine. Its files (the database, and the
+-wal and -shm files SQLite makes beside it with the database file's mode) are
+owner-only, like the key file: they hold API key hashes and encrypted credentials.
 
 PostgreSQL (psycopg 3): a pool of `pool_size` connections, no overflow, and short
 network timeouts, because the server calls the database synchronously on its event
@@ -16,6 +18,9 @@ a database restart one call per server fails and the next ones reconnect.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,6 +29,9 @@ from sqlalchemy.engine import make_url
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2
+_SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+log = logging.getLogger("extrepo.database")
 
 
 def sqlite_url_for(data_dir: Path) -> str:
@@ -46,6 +54,24 @@ def check_database_url(url: str) -> str:
     return url
 
 
+def _owner_only_sqlite_file(path: Path) -> None:
+    """Create the database file owner-only (0600) before SQLite does (it would make it
+    0644, and its -wal and -shm files after it), in a directory only the owner may
+    enter if it is new; tighten such files left readable by others, if ours."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # an empty file is an empty database
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, *(path.with_name(path.name + s) for s in _SQLITE_SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            mode = file.stat().st_mode & 0o777
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+                log.warning(
+                    "made a database file owner-only",
+                    extra={"path": str(file), "mode_was": f"{mode:o}"},
+                )
+
+
 def create_engine(
     url: str,
     *,
@@ -57,7 +83,7 @@ def create_engine(
     parsed = make_url(check_database_url(url))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only_sqlite_file(Path(parsed.database))
         engine = sa.create_engine(url, connect_args={"timeout": 30})
 
         @sa.event.listens_for(engine, "connect")
