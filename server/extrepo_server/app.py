@@ -1,10 +1,11 @@
 """Wiring: build the components from settings, create and run the gRPC server.
 
 Concurrency model (see README, "Why it is built this way"): a grpc.aio server whose
-handlers call the database synchronously on the event loop. The queries are short
-indexed lookups (~30 us), less than handing each to a thread would cost. Calls to
-third-party registries, which take tens of milliseconds to seconds, are awaited
-(registry/), so they never block the loop.
+handlers read the database synchronously on the event loop. The queries are short
+indexed lookups (~30 us), less than handing each to a thread would cost. Writes, which
+may wait for a lock held elsewhere, and calls to third-party registries, which take
+tens of milliseconds to seconds, are awaited (storage.connections.Writer, registry/),
+so they never block the loop.
 
 The dependencies point one way: transport -> domain <- storage, security, registry;
 the domain owns the Protocols (domain/ports.py) that the others implement, and this
@@ -93,6 +94,7 @@ def build(settings: Settings) -> Components:
         pool_size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
         pre_ping=settings.db_pool_pre_ping,
+        lock_timeout=settings.db_lock_timeout_seconds,
     )
     try:
         if settings.migrate_on_start:
@@ -105,7 +107,7 @@ def build(settings: Settings) -> Components:
     return Components(
         engine=engine,
         accounts=AccountStore(engine),
-        repositories=RepositoryStore(engine),
+        repositories=RepositoryStore(engine, write_threads=settings.db_pool_size),
         keyring=load_keyring(settings),
         registries=RegistryClient(
             timeout_seconds=settings.registry_timeout_seconds,

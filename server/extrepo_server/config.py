@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         description="check each pooled connection with a round trip before use (PostgreSQL); "
         "off: a dropped connection fails one call with UNAVAILABLE and the pool reconnects",
     )
+    db_lock_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how long a write waits for a lock another process or replica holds "
+        "(SQLite's write lock, a PostgreSQL row lock) before the call answers UNAVAILABLE "
+        "with a retry hint; the wait never holds up other calls",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="apply pending schema migrations at start; when false, a server whose "

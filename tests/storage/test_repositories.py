@@ -3,6 +3,7 @@ records, pages and their totals, partial updates, and the errors each write can 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -18,6 +19,7 @@ from extrepo_server.storage.reencryption import CredentialRows
 from extrepo_server.storage.repositories import RepositoryStore
 
 SECRET = EncryptedCredentials("u-token", "p-token")
+run = asyncio.run  # the store's writes are awaited
 NAMES = sorted(
     [f"a.io/app{i}" for i in range(4)] + [f"b.io/app{i}" for i in range(3)] + ["a.iox/edge"]
 )
@@ -40,14 +42,14 @@ def stores(database_url) -> Iterator[tuple[RepositoryStore, CredentialRows, Name
 def filled(stores):
     store, rows, owner = stores
     for name in reversed(NAMES):
-        store.create(owner, name, name.partition("/")[0], SECRET)
+        run(store.create(owner, name, name.partition("/")[0], SECRET))
     return store, rows, owner
 
 
 def test_create_then_get_gives_one_and_the_same_record(stores):
     store, _, owner = stores
     before = datetime.now(UTC)
-    created = store.create(owner, "reg.io/team/app", "reg.io", SECRET)
+    created = run(store.create(owner, "reg.io/team/app", "reg.io", SECRET))
     assert created == store.get(owner, "reg.io/team/app")
     assert (created.namespace, created.name, created.in_use) == ("owner", "reg.io/team/app", False)
     assert created.created_at == created.updated_at and created.created_at >= before
@@ -59,7 +61,7 @@ def test_create_then_get_gives_one_and_the_same_record(stores):
 def test_a_duplicate_name_is_already_exists_and_changes_no_count(filled):
     store, _, owner = filled
     with pytest.raises(AlreadyExists, match="already registered"):
-        store.create(owner, NAMES[0], "a.io", SECRET)
+        run(store.create(owner, NAMES[0], "a.io", SECRET))
     assert store.page(owner, Window(100))[1] == len(NAMES)
 
 
@@ -102,32 +104,32 @@ def test_namespaces_do_not_see_each_other(filled, database_url):
     assert store.page(other, Window(100)) == ([], 0)
     with pytest.raises(NotFound):
         store.get(other, NAMES[0])
-    store.create(other, NAMES[0], "a.io", SECRET)  # the same name in another namespace
+    run(store.create(other, NAMES[0], "a.io", SECRET))  # the same name in another namespace
     assert store.page(owner, Window(100))[1] == len(NAMES)
 
 
 def test_an_update_changes_only_the_fields_sent(stores):
     store, rows, owner = stores
-    created = store.create(owner, "reg.io/app", "reg.io", SECRET)
+    created = run(store.create(owner, "reg.io/app", "reg.io", SECRET))
     namespace_id = owner.account_id
-    updated = store.update_credentials(owner, "reg.io/app", username=None, password="p2")
+    updated = run(store.update_credentials(owner, "reg.io/app", username=None, password="p2"))
     assert updated.updated_at > created.updated_at and updated.created_at == created.created_at
     assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u-token", "p2")
-    store.update_credentials(owner, "reg.io/app", username="u2", password=None)
+    run(store.update_credentials(owner, "reg.io/app", username="u2", password=None))
     assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u2", "p2")
     with pytest.raises(NotFound, match="'reg\\.io/nope' not found"):
-        store.update_credentials(owner, "reg.io/nope", username="u", password=None)
+        run(store.update_credentials(owner, "reg.io/nope", username="u", password=None))
 
 
 def test_delete_removes_the_row_and_its_counts(filled):
     store, _, owner = filled
-    store.delete(owner, "a.io/app0", "a.io")
+    run(store.delete(owner, "a.io/app0", "a.io"))
     with pytest.raises(NotFound):
         store.get(owner, "a.io/app0")
     assert store.page(owner, Window(1))[1] == len(NAMES) - 1
     assert store.page(owner, Window(1), host="a.io")[1] == 3
     with pytest.raises(NotFound):
-        store.delete(owner, "a.io/app0", "a.io")
+        run(store.delete(owner, "a.io/app0", "a.io"))
     assert store.page(owner, Window(1))[1] == len(NAMES) - 1, "a failed delete counts nothing"
 
 

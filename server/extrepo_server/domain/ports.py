@@ -51,7 +51,12 @@ class EncryptedCredentials:
 
 
 class RepositoryStore(Protocol):
-    """Repositories of namespaces. Errors: NotFound, AlreadyExists, Unavailable."""
+    """Repositories of namespaces. Errors: NotFound, AlreadyExists, Unavailable.
+
+    Reads are plain calls (short indexed lookups, measured cheaper than any hand-off);
+    writes are awaited, because one may wait for a lock held elsewhere and that wait
+    must not hold up other calls.
+    """
 
     def get(self, namespace: NamespaceGrant, name: str) -> Repository: ...
 
@@ -67,11 +72,11 @@ class RepositoryStore(Protocol):
         (filtered to one registry `host` and/or one exact `name`)."""
         ...
 
-    def create(
+    async def create(
         self, namespace: NamespaceGrant, name: str, host: str, credentials: EncryptedCredentials
     ) -> Repository: ...
 
-    def update_credentials(
+    async def update_credentials(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -82,7 +87,7 @@ class RepositoryStore(Protocol):
         """Set the given encrypted fields only; a field that is None keeps its value."""
         ...
 
-    def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
+    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
 
 
 class Cipher(Protocol):

@@ -20,7 +20,7 @@ from ..domain.errors import AlreadyExists, NotFound
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
-from .connections import Reader, write
+from .connections import Reader, Writer
 from .errors import duplicate_key_as
 from .statements import PreparedStatement
 
@@ -80,10 +80,11 @@ def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: boo
 
 
 class RepositoryStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, write_threads: int = 1) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._reader = Reader(engine)
+        self._writer = Writer(engine, threads=write_threads)
         key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
             _repo.c.name == sa.bindparam("name")
         )
@@ -134,7 +135,9 @@ class RepositoryStore:
         )
 
     def close(self) -> None:
-        """Close the connections kept for reads (the engine's pool is the caller's)."""
+        """Finish the writes in progress and close the connections kept for reads and
+        writes (the engine's pool is the caller's)."""
+        self._writer.close()
         self._reader.close()
 
     # -- reads ---------------------------------------------------------------
@@ -218,7 +221,7 @@ class RepositoryStore:
 
     # -- writes --------------------------------------------------------------
 
-    def create(
+    async def create(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -245,10 +248,10 @@ class RepositoryStore:
             self._engine,
             lambda: AlreadyExists(f"repository '{name}' is already registered in this namespace"),
         ):
-            write(self._engine, insert)
+            await self._writer.run(insert)
         return Repository(namespace.namespace, name, False, now, now)
 
-    def update_credentials(
+    async def update_credentials(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -286,12 +289,12 @@ class RepositoryStore:
                 .values({c: sa.bindparam(c) for c in columns})
                 .returning(*_RECORD_COLUMNS),
             )
-        row = write(self._engine, lambda cursor: statement.first_on(cursor, values))
+        row = await self._writer.run(lambda cursor: statement.first_on(cursor, values))
         if row is None:
             raise _not_found(name)
         return _record(namespace.namespace, row)
 
-    def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
+    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
         namespace_id = namespace.account_id
 
         def remove(cursor) -> None:
@@ -300,7 +303,7 @@ class RepositoryStore:
                 raise _not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
 
-        write(self._engine, remove)
+        await self._writer.run(remove)
 
     # -- helpers -------------------------------------------------------------
 
