@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
     )
+    shutdown_drain_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="on SIGTERM/SIGINT, how long health says NOT_SERVING while calls are "
+        "still served, before new calls are refused (UNAVAILABLE): a load balancer's "
+        "time to notice",
+    )
     registry_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
