@@ -37,7 +37,9 @@ class LiveServer:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.database_url = database_url
-        self._env = {**os.environ, **(env or {})}
+        # No drain on stop unless asked for: nothing watches a test server's health,
+        # and the default (1 s) would add a second to every test that stops one.
+        self._env = {"EXTREPO_SHUTDOWN_DRAIN_SECONDS": "0", **os.environ, **(env or {})}
         self._env.pop("EXTREPO_ADDRESS", None)
         self._process: subprocess.Popen | None = None
         self.port: int | None = None

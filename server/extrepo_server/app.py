@@ -1,10 +1,11 @@
 """Wiring: build the components from settings, create and run the gRPC server.
 
 Concurrency model (see README, "Why it is built this way"): a grpc.aio server whose
-handlers call the database synchronously on the event loop. The queries are short
-indexed lookups (~30 us), less than handing each to a thread would cost. Calls to
-third-party registries, which take tens of milliseconds to seconds, are awaited
-(registry/), so they never block the loop.
+handlers read the database synchronously on the event loop. The queries are short
+indexed lookups (~30 us), less than handing each to a thread would cost. Writes, which
+may wait for a lock held elsewhere, and calls to third-party registries, which take
+tens of milliseconds to seconds, are awaited (storage.connections.Writer, registry/),
+so they never block the loop.
 
 The dependencies point one way: transport -> domain <- storage, security, registry;
 the domain owns the Protocols (domain/ports.py) that the others implement, and this
@@ -25,7 +26,7 @@ import grpc
 import sqlalchemy as sa
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
@@ -40,6 +41,7 @@ from .storage.database import create_engine
 from .storage.repositories import RepositoryStore
 from .transport.interceptor import CallInterceptor
 from .transport.servicer import RepositoryServicer
+from .transport.shutdown import GracefulShutdown, HealthServicer, ShutdownGate
 
 log = logging.getLogger("extrepo.server")
 
@@ -90,6 +92,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
         pool_size=settings.db_pool_size,
         connect_timeout=settings.db_connect_timeout_seconds,
         pre_ping=settings.db_pool_pre_ping,
+        lock_timeout=settings.db_lock_timeout_seconds,
     )
     try:
         if settings.migrate_on_start:
@@ -103,7 +106,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
     return Components(
         engine=engine,
         accounts=AccountStore(engine),
-        repositories=RepositoryStore(engine),
+        repositories=RepositoryStore(engine, write_threads=settings.db_pool_size),
         keyring=keyring,
         registries=RegistryClient(
             timeout_seconds=settings.registry_timeout_seconds,
@@ -114,19 +117,21 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
 
 async def create_server(
     settings: Settings, components: Components, services: Sequence[Service] | None = None
-) -> tuple[grpc.aio.Server, int, health.aio.HealthServicer]:
-    """A started server and the port it listens on (useful with port 0), serving
-    `services` (by default the API's) beside the open health and reflection ones."""
+) -> tuple[grpc.aio.Server, int, GracefulShutdown]:
+    """A started server, the port it listens on (useful with port 0) and how to stop
+    it, serving `services` (by default the API's) beside the open health and
+    reflection ones."""
     if services is None:
         services = api_services(components)
     authenticator = Authenticator(components.accounts, cache_seconds=settings.auth_cache_seconds)
+    gate = ShutdownGate(open_services=OPEN_SERVICES)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES)]
+        interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES), gate]
     )
     for service in services:
         service.add_to(server)
 
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
@@ -136,14 +141,21 @@ async def create_server(
     await server.start()
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, port, health_servicer
+    shutdown = GracefulShutdown(
+        server,
+        health_servicer,
+        gate,
+        drain_seconds=settings.shutdown_drain_seconds,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    return server, port, shutdown
 
 
 async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components = build(settings)
     # Before serving: the keyring must hold every key the stored credentials need.
     verify_keyring(components.keyring, components.engine, settings)
-    server, port, health_servicer = await create_server(settings, components)
+    _, port, shutdown = await create_server(settings, components)
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}", "database": safe_url(settings)})
     if port_file is not None:
@@ -157,15 +169,26 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     gc.freeze()
 
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        # The first signal starts the stop; a second one skips its drain and wait
+        # for quiet (make run's Ctrl-C sends SIGINT, then its trap SIGTERM).
+        (shutdown.hurry if stop.is_set() else stop).set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await stop.wait()
 
-    # Stop taking new calls, tell probes, and let in-flight calls finish.
-    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(settings.shutdown_grace_seconds)
+    # Tell probes, drain, refuse new calls, let accepted ones finish (transport/shutdown.py).
+    log.info(
+        "shutting down",
+        extra={
+            "drain_seconds": settings.shutdown_drain_seconds,
+            "grace_seconds": settings.shutdown_grace_seconds,
+        },
+    )
+    await shutdown.run()
     await components.registries.aclose()
     components.repositories.close()
     components.engine.dispose()

@@ -43,6 +43,14 @@ class Settings(BaseSettings):
         description="check each pooled connection with a round trip before use (PostgreSQL); "
         "off: a dropped connection fails one call with UNAVAILABLE and the pool reconnects",
     )
+    db_lock_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="how long a write waits for a lock another process or replica holds "
+        "(SQLite's write lock, a PostgreSQL row lock) before the call answers UNAVAILABLE "
+        "with a retry hint; the wait never holds up other calls",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="apply pending schema migrations at start; when false, a server whose "
@@ -61,6 +69,14 @@ class Settings(BaseSettings):
     )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
+    )
+    shutdown_drain_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="on SIGTERM/SIGINT, how long health says NOT_SERVING while calls are "
+        "still served, before new calls are refused (UNAVAILABLE): a load balancer's "
+        "time to notice",
     )
     registry_timeout_seconds: float = Field(
         default=5.0,

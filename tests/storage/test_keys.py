@@ -4,6 +4,8 @@ values, which keys the rows need, and a key that a row needs cannot be forgotten
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from extrepo_server.domain.access import NamespaceGrant
 from extrepo_server.domain.errors import FailedPrecondition
@@ -15,6 +17,7 @@ from extrepo_server.storage.keys import KeyRecords
 from extrepo_server.storage.repositories import RepositoryStore
 
 A, B = "00000000000000aa", "00000000000000bb"
+run = asyncio.run  # the store's writes are awaited
 
 
 @pytest.fixture
@@ -45,8 +48,8 @@ def test_which_keys_the_rows_need(keys):
     records.register(B, "check-b")
     assert records.in_use() == {}
     for n in range(3):
-        store.create(owner, f"r.io/a{n}", "r.io", EncryptedCredentials("u", "p", A))
-    store.create(owner, "r.io/b", "r.io", EncryptedCredentials("u", "p", B))
+        run(store.create(owner, f"r.io/a{n}", "r.io", EncryptedCredentials("u", "p", A)))
+    run(store.create(owner, "r.io/b", "r.io", EncryptedCredentials("u", "p", B)))
     assert records.holds_credentials() and records.repository_count() == 4
     assert records.in_use() == {A: "check-a", B: "check-b"}
     assert records.count_under(A) == 3
@@ -59,11 +62,11 @@ def test_a_key_a_row_needs_cannot_be_retired(keys):
     records, store, owner = keys
     records.register(A, "check-a")
     records.register(B, "check-b")
-    store.create(owner, "r.io/a", "r.io", EncryptedCredentials("u", "p", A))
+    run(store.create(owner, "r.io/a", "r.io", EncryptedCredentials("u", "p", A)))
     with pytest.raises(FailedPrecondition, match="written under an old key meanwhile"):
         records.retire_all_but(B)
     assert set(records.registered()) == {A, B}, "nothing forgotten"
-    store.delete(owner, "r.io/a", "r.io")
+    run(store.delete(owner, "r.io/a", "r.io"))
     assert records.retire_all_but(B) == [A]
     assert set(records.registered()) == {B}
     assert not records.is_registered(A) and records.is_registered(B)

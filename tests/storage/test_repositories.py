@@ -3,6 +3,7 @@ records, pages and their totals, partial updates, and the errors each write can 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -20,6 +21,7 @@ from extrepo_server.storage.repositories import RepositoryStore
 
 KEY_ID = "00000000000000a1"
 SECRET = EncryptedCredentials("u-token", "p-token", KEY_ID)
+run = asyncio.run  # the store's writes are awaited
 NAMES = sorted(
     [f"a.io/app{i}" for i in range(4)] + [f"b.io/app{i}" for i in range(3)] + ["a.iox/edge"]
 )
@@ -43,14 +45,14 @@ def stores(database_url) -> Iterator[tuple[RepositoryStore, CredentialRows, Name
 def filled(stores):
     store, rows, owner = stores
     for name in reversed(NAMES):
-        store.create(owner, name, name.partition("/")[0], SECRET)
+        run(store.create(owner, name, name.partition("/")[0], SECRET))
     return store, rows, owner
 
 
 def test_create_then_get_gives_one_and_the_same_record(stores):
     store, _, owner = stores
     before = datetime.now(UTC)
-    created = store.create(owner, "reg.io/team/app", "reg.io", SECRET)
+    created = run(store.create(owner, "reg.io/team/app", "reg.io", SECRET))
     assert created == store.get(owner, "reg.io/team/app")
     assert (created.namespace, created.name, created.in_use) == ("owner", "reg.io/team/app", False)
     assert created.created_at == created.updated_at and created.created_at >= before
@@ -62,7 +64,7 @@ def test_create_then_get_gives_one_and_the_same_record(stores):
 def test_a_duplicate_name_is_already_exists_and_changes_no_count(filled):
     store, _, owner = filled
     with pytest.raises(AlreadyExists, match="already registered"):
-        store.create(owner, NAMES[0], "a.io", SECRET)
+        run(store.create(owner, NAMES[0], "a.io", SECRET))
     assert store.page(owner, Window(100))[1] == len(NAMES)
 
 
@@ -105,32 +107,32 @@ def test_namespaces_do_not_see_each_other(filled, database_url):
     assert store.page(other, Window(100)) == ([], 0)
     with pytest.raises(NotFound):
         store.get(other, NAMES[0])
-    store.create(other, NAMES[0], "a.io", SECRET)  # the same name in another namespace
+    run(store.create(other, NAMES[0], "a.io", SECRET))  # the same name in another namespace
     assert store.page(owner, Window(100))[1] == len(NAMES)
 
 
 def test_an_update_changes_only_the_fields_sent(stores):
     store, rows, owner = stores
-    created = store.create(owner, "reg.io/app", "reg.io", SECRET)
+    created = run(store.create(owner, "reg.io/app", "reg.io", SECRET))
     namespace_id = owner.account_id
-    updated = store.update_credentials(owner, "reg.io/app", **_new(password="p2"))
+    updated = run(store.update_credentials(owner, "reg.io/app", **_new(password="p2")))
     assert updated.updated_at > created.updated_at and updated.created_at == created.created_at
     assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u-token", "p2", KEY_ID)
-    store.update_credentials(owner, "reg.io/app", **_new(username="u2"))
+    run(store.update_credentials(owner, "reg.io/app", **_new(username="u2")))
     assert rows.get(namespace_id, "reg.io/app") == EncryptedCredentials("u2", "p2", KEY_ID)
     with pytest.raises(NotFound, match="'reg\\.io/nope' not found"):
-        store.update_credentials(owner, "reg.io/nope", **_new(username="u"))
+        run(store.update_credentials(owner, "reg.io/nope", **_new(username="u")))
 
 
 def test_delete_removes_the_row_and_its_counts(filled):
     store, _, owner = filled
-    store.delete(owner, "a.io/app0", "a.io")
+    run(store.delete(owner, "a.io/app0", "a.io"))
     with pytest.raises(NotFound):
         store.get(owner, "a.io/app0")
     assert store.page(owner, Window(1))[1] == len(NAMES) - 1
     assert store.page(owner, Window(1), host="a.io")[1] == 3
     with pytest.raises(NotFound):
-        store.delete(owner, "a.io/app0", "a.io")
+        run(store.delete(owner, "a.io/app0", "a.io"))
     assert store.page(owner, Window(1))[1] == len(NAMES) - 1, "a failed delete counts nothing"
 
 
@@ -153,35 +155,45 @@ def test_a_one_field_update_under_a_new_key_rewraps_the_other_field(stores):
     """A row is never under two keys: a password-only update under another key
     re-encrypts the kept username in the same write, and records the new key."""
     store, rows, owner = stores
-    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    run(store.create(owner, "reg.io/app", "reg.io", SECRET))
     KeyRecords(store._engine).register("00000000000000b2", "check-b")
-    store.update_credentials(
-        owner,
-        "reg.io/app",
-        **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: t + "@b"),
+    run(
+        store.update_credentials(
+            owner,
+            "reg.io/app",
+            **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: t + "@b"),
+        )
     )
     assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials(
         "u-token@b", "p-b", "00000000000000b2"
     )
     # Back under the first key: the username follows again.
-    store.update_credentials(owner, "reg.io/app", **_new(username="u-a", rewrap=lambda t: t + "@a"))
+    run(
+        store.update_credentials(
+            owner, "reg.io/app", **_new(username="u-a", rewrap=lambda t: t + "@a")
+        )
+    )
     assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials("u-a", "p-b@a", KEY_ID)
 
 
 def test_a_one_field_update_refuses_a_kept_field_it_cannot_open(stores):
     store, rows, owner = stores
-    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    run(store.create(owner, "reg.io/app", "reg.io", SECRET))
     KeyRecords(store._engine).register("00000000000000b2", "check-b")
     with pytest.raises(Unavailable, match="retry shortly, or send both username and password"):
-        store.update_credentials(
-            owner,
-            "reg.io/app",
-            **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: None),
+        run(
+            store.update_credentials(
+                owner,
+                "reg.io/app",
+                **_new(password="p-b", key_id="00000000000000b2", rewrap=lambda t: None),
+            )
         )
     assert rows.get(owner.account_id, "reg.io/app") == SECRET, "nothing written"
     # Both fields sent: nothing to keep, so nothing to open.
-    store.update_credentials(
-        owner, "reg.io/app", **_new(username="u-b", password="p-b", key_id="00000000000000b2")
+    run(
+        store.update_credentials(
+            owner, "reg.io/app", **_new(username="u-b", password="p-b", key_id="00000000000000b2")
+        )
     )
     assert rows.get(owner.account_id, "reg.io/app") == EncryptedCredentials(
         "u-b", "p-b", "00000000000000b2"
@@ -190,13 +202,15 @@ def test_a_one_field_update_refuses_a_kept_field_it_cannot_open(stores):
 
 def test_a_write_under_a_key_the_database_does_not_know_is_refused(stores):
     store, rows, owner = stores
-    store.create(owner, "reg.io/app", "reg.io", SECRET)
+    run(store.create(owner, "reg.io/app", "reg.io", SECRET))
     unknown = EncryptedCredentials("u", "p", "ffffffffffffffff")
     with pytest.raises(Unavailable, match="encryption key was retired"):
-        store.create(owner, "reg.io/other", "reg.io", unknown)
+        run(store.create(owner, "reg.io/other", "reg.io", unknown))
     with pytest.raises(Unavailable, match="encryption key was retired"):
-        store.update_credentials(
-            owner, "reg.io/app", **_new(username="u", password="p", key_id="ffffffffffffffff")
+        run(
+            store.update_credentials(
+                owner, "reg.io/app", **_new(username="u", password="p", key_id="ffffffffffffffff")
+            )
         )
     assert store.page(owner, Window(10))[1] == 1, "nothing created, nothing counted"
     assert rows.get(owner.account_id, "reg.io/app") == SECRET
@@ -208,7 +222,7 @@ def test_credential_rows_rewrite_only_rows_unchanged_since_read(filled):
     every = [row for batch in rows.batches() for row in batch]
     assert [r.name for r in every] == list(reversed(NAMES)), "in id order"
     # A server updates one row between the read and the rewrite: that row keeps it.
-    store.update_credentials(owner, every[0].name, **_new(username="U0", password="P0"))
+    run(store.update_credentials(owner, every[0].name, **_new(username="U0", password="P0")))
     written = rows.rewrite(
         [
             (r, EncryptedCredentials("U", r.credentials.password + "!", "00000000000000b2"))

@@ -2,7 +2,8 @@
 
 It sits between the transport (which converts messages) and storage (which runs SQL):
 it checks access, validates input, encrypts credentials and builds pages. It knows
-nothing of gRPC or of SQL.
+nothing of gRPC or of SQL: what it needs comes through domain/ports.py. Writes are
+awaited (a write may wait for a lock held elsewhere); reads are plain calls.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class RepositoryCatalog:
         parse_name(name)
         return self._store.get(grant, name)
 
-    def create(
+    async def create(
         self, principal: Principal, *, namespace: str, name: str, username: str, password: str
     ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
@@ -59,9 +60,9 @@ class RepositoryCatalog:
         credentials = EncryptedCredentials(
             self._cipher.encrypt(username), self._cipher.encrypt(password), self._cipher.key_id
         )
-        return self._store.create(grant, parsed.full, parsed.host, credentials)
+        return await self._store.create(grant, parsed.full, parsed.host, credentials)
 
-    def update(
+    async def update(
         self,
         principal: Principal,
         *,
@@ -86,7 +87,7 @@ class RepositoryCatalog:
             violations.append(FieldViolation("password", "must not be empty when sent"))
         if violations:
             raise InvalidArgument(violations)
-        return self._store.update_credentials(
+        return await self._store.update_credentials(
             grant,
             name,
             username=None if username is None else self._cipher.encrypt(username),
@@ -95,10 +96,10 @@ class RepositoryCatalog:
             rewrap=self._cipher.rewrap,
         )
 
-    def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
+    async def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
         grant = authorize(principal, namespace, Action.WRITE)
         parsed = parse_name(name)
-        self._store.delete(grant, parsed.full, parsed.host)
+        await self._store.delete(grant, parsed.full, parsed.host)
 
     def list(
         self,

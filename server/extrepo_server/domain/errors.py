@@ -10,11 +10,19 @@ from dataclasses import dataclass
 
 
 class DomainError(Exception):
-    """Base of every error a caller can cause or be told about."""
+    """Base of every error a caller can cause or be told about.
 
-    def __init__(self, message: str) -> None:
+    `retry_after_seconds`, when set, tells the caller when trying again makes sense
+    (a google.rpc.RetryInfo detail over gRPC).
+    """
+
+    retry_after_seconds: float | None = None
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        if retry_after_seconds is not None:
+            self.retry_after_seconds = retry_after_seconds
 
 
 @dataclass(frozen=True)

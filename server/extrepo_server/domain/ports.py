@@ -54,7 +54,12 @@ class EncryptedCredentials:
 
 
 class RepositoryStore(Protocol):
-    """Repositories of namespaces. Errors: NotFound, AlreadyExists, Unavailable."""
+    """Repositories of namespaces. Errors: NotFound, AlreadyExists, Unavailable.
+
+    Reads are plain calls (short indexed lookups, measured cheaper than any hand-off);
+    writes are awaited, because one may wait for a lock held elsewhere and that wait
+    must not hold up other calls.
+    """
 
     def get(self, namespace: NamespaceGrant, name: str) -> Repository: ...
 
@@ -70,11 +75,11 @@ class RepositoryStore(Protocol):
         (filtered to one registry `host` and/or one exact `name`)."""
         ...
 
-    def create(
+    async def create(
         self, namespace: NamespaceGrant, name: str, host: str, credentials: EncryptedCredentials
     ) -> Repository: ...
 
-    def update_credentials(
+    async def update_credentials(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -90,7 +95,7 @@ class RepositoryStore(Protocol):
         Unavailable if `rewrap` cannot open it (None)."""
         ...
 
-    def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
+    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
 
 
 class Cipher(Protocol):

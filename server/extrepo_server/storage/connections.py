@@ -2,10 +2,10 @@
 retries and discards connections. Stores never touch the engine's pool themselves.
 
 - The API's hot path (repositories.py): `Reader.run()` for reads, on a connection
-  kept per thread, and `write()` for one transaction on a pooled connection, each
-  handing a DBAPI cursor to statements.py's compiled statements (see there why not
-  SQLAlchemy's Connection). What a Connection would do on a failure is done here by
-  hand.
+  kept per thread, and `Writer.run()` for one transaction, awaited so that a write
+  waiting for a lock never holds the event loop; each hands a DBAPI cursor to
+  statements.py's compiled statements (see there why not SQLAlchemy's Connection).
+  What a Connection would do on a failure is done here by hand.
 - Administration and authentication lookups (accounts.py, reencryption.py), which
   are rare or cached: `transaction()` and `read_retrying_once()`, on SQLAlchemy
   Connections.
@@ -15,17 +15,25 @@ Which driver error means what is errors.py's business.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import sqlalchemy.exc as sa_exc
 
-from .errors import ConnectionDropped, connection_failure, translate_unavailable
+from .errors import (
+    ConnectionDropped,
+    LockTimeout,
+    connection_failure,
+    is_lock_timeout,
+    translate_unavailable,
+)
 
 T = TypeVar("T")
 
@@ -119,6 +127,90 @@ class Reader:
             raise failure from exc
 
 
+class Writer:
+    """Runs the API's writes without ever holding the event loop while one waits.
+
+    A write that must wait for a lock (another process's SQLite write, a row another
+    PostgreSQL replica is updating) waits for up to the engine's lock timeout. On the
+    event loop that wait would stall every other call, reads and health checks
+    included, so:
+
+    - SQLite: a write first runs on the loop, on a connection kept for it with a
+      busy timeout of zero: when the database is free (the usual case) it costs no
+      thread hop, and when another process holds the write lock it fails at once,
+      having changed nothing. Only then is it run again on the one writer thread,
+      which waits up to the lock timeout. (SQLite admits one writer at a time, so one
+      thread is enough; writes queue behind it in arrival order.)
+    - PostgreSQL: every write runs on a thread of a pool as large as the connection
+      pool: each is network round trips, and several may proceed at once.
+
+    A write that still cannot get its lock answers UNAVAILABLE with a retry hint
+    (errors.LockTimeout), having changed nothing.
+    """
+
+    def __init__(self, engine: sa.Engine, *, threads: int) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._dbapi = engine.dialect.loaded_dbapi
+        self._executor = ThreadPoolExecutor(
+            max_workers=1 if self._sqlite else threads, thread_name_prefix="extrepo-write"
+        )
+        self._loop_connection: Any = None  # SQLite: the loop's own, busy timeout 0
+
+    async def run(self, work: Callable[[Any], T]) -> T:
+        """`work(cursor)` in one transaction: committed if it returns, rolled back if
+        it raises. Never retried after it may have committed."""
+        if self._sqlite:
+            try:
+                return self._run_on_loop(work)
+            except _LockHeld:
+                pass  # nothing was written: wait for the lock off the loop
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, write, self._engine, work)
+
+    def close(self) -> None:
+        """Wait for writes in progress, then release the threads and connections."""
+        self._executor.shutdown(wait=True)
+        if self._loop_connection is not None:
+            with contextlib.suppress(self._dbapi.Error):
+                self._loop_connection.close()
+            self._loop_connection = None
+
+    def _run_on_loop(self, work: Callable[[Any], T]) -> T:
+        connection = self._loop_connection
+        if connection is None:
+            with translate_unavailable(self._engine):
+                pooled = self._engine.raw_connection()  # the engine's pragmas applied
+                connection = pooled.dbapi_connection
+                pooled.detach()
+                connection.execute("PRAGMA busy_timeout=0")
+            self._loop_connection = connection
+        try:
+            cursor = connection.cursor()
+            try:
+                result = work(cursor)
+            finally:
+                with contextlib.suppress(self._dbapi.Error):
+                    cursor.close()
+            connection.commit()
+        except BaseException as exc:
+            with contextlib.suppress(self._dbapi.Error):
+                connection.rollback()
+            if isinstance(exc, self._dbapi.OperationalError) and is_lock_timeout(exc):
+                raise _LockHeld from exc
+            if isinstance(exc, self._dbapi.OperationalError | self._dbapi.InterfaceError):
+                self._loop_connection = None
+                with contextlib.suppress(self._dbapi.Error):
+                    connection.close()
+                raise connection_failure(self._engine, exc, connection) from exc
+            raise
+        return result
+
+
+class _LockHeld(Exception):
+    """Another connection holds SQLite's write lock; this attempt changed nothing."""
+
+
 def write(engine: sa.Engine, work: Callable[[Any], T]) -> T:
     """`work(cursor)` in one transaction on a pooled connection: committed if it
     returns, rolled back if it raises. Never retried: after a dropped connection the
@@ -161,7 +253,7 @@ def dbapi_cursor(engine: sa.Engine) -> Iterator[Any]:
                 cursor.close()
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
         failure = connection_failure(engine, exc, connection.dbapi_connection)
-        if connection.is_valid:
+        if connection.is_valid and not isinstance(failure, LockTimeout):
             connection.invalidate(exc)
         if isinstance(failure, ConnectionDropped):
             drop_pooled_connections(engine)  # every older one too, as SQLAlchemy does

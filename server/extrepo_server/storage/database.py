@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from . import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 2
+DEFAULT_LOCK_TIMEOUT_SECONDS = 5.0
 _SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 log = logging.getLogger("extrepo.database")
@@ -78,13 +79,20 @@ def create_engine(
     pool_size: int = 5,
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT_SECONDS,
     pre_ping: bool = False,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
 ) -> sa.Engine:
-    """An engine for `url`: SQLite tuned for a concurrent server, or a PostgreSQL pool."""
+    """An engine for `url`: SQLite tuned for a concurrent server, or a PostgreSQL pool.
+
+    `lock_timeout` bounds how long a statement waits for a lock another connection
+    holds (SQLite's busy timeout, PostgreSQL's lock_timeout); then it fails, and the
+    caller hears UNAVAILABLE with a retry hint (storage/errors.py).
+    """
+    lock_timeout_ms = max(1, int(lock_timeout * 1000))
     parsed = make_url(check_database_url(url))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             _owner_only_sqlite_file(Path(parsed.database))
-        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        engine = sa.create_engine(url, connect_args={"timeout": lock_timeout})
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # pragma: no branch
@@ -94,7 +102,7 @@ def create_engine(
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={lock_timeout_ms}")
             cursor.close()
 
         return engine
@@ -117,5 +125,6 @@ def create_engine(
             "keepalives_interval": 5,
             "keepalives_count": 3,
             "application_name": "extrepo-server",
+            "options": f"-c lock_timeout={lock_timeout_ms}",
         },
     )

@@ -20,7 +20,13 @@ from ..domain.errors import DomainError, Unavailable
 
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
 _FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
+_LOCK_NOT_AVAILABLE_SQLSTATE = "55P03"  # PostgreSQL's lock_timeout expired
 _UNAVAILABLE = "the database is unavailable; retry shortly"
+_LOCKED = (
+    "another write holds the database lock for longer than the lock timeout; "
+    "nothing was changed, retry shortly"
+)
+LOCKED_RETRY_AFTER_SECONDS = 1.0
 
 T = TypeVar("T")
 
@@ -64,10 +70,27 @@ class ConnectionDropped(Unavailable):
     safely be retried once on a new connection."""
 
 
+def is_lock_timeout(exc: Exception) -> bool:
+    """`exc` says a lock held elsewhere was not granted in time (SQLite's busy
+    timeout, or busy at once with a zero timeout; PostgreSQL's lock_timeout)."""
+    orig = getattr(exc, "orig", exc)
+    if getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE_SQLSTATE:
+        return True
+    return getattr(orig, "sqlite_errorname", "").startswith("SQLITE_BUSY")
+
+
+class LockTimeout(Unavailable):
+    """A write waited for another connection's lock as long as allowed; it changed
+    nothing, and the connection is fine."""
+
+
 def connection_failure(engine: sa.Engine, exc: Exception, dbapi_connection: Any) -> Unavailable:
     """The domain error for a driver's OperationalError or InterfaceError on a
-    connection: ConnectionDropped when the database dropped it (a read may then be
-    retried on a new connection), else Unavailable."""
+    connection: LockTimeout when a lock was not granted in time, ConnectionDropped
+    when the database dropped the connection (a read may then be retried on a new
+    one), else Unavailable."""
+    if is_lock_timeout(exc):
+        return LockTimeout(_LOCKED, retry_after_seconds=LOCKED_RETRY_AFTER_SECONDS)
     dropped = engine.dialect.is_disconnect(exc, dbapi_connection, None)
     error = ConnectionDropped if dropped else Unavailable
     return error(_UNAVAILABLE)

@@ -22,7 +22,7 @@ from ..domain.errors import AlreadyExists, NotFound, Unavailable
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
-from .connections import Reader, write
+from .connections import Reader, Writer
 from .errors import duplicate_key_as
 from .keys import refuse_unknown_key
 from .statements import PreparedStatement
@@ -90,10 +90,11 @@ def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: boo
 
 
 class RepositoryStore:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, write_threads: int = 1) -> None:
         self._engine = engine
         self._dialect = engine.dialect.name
         self._reader = Reader(engine)
+        self._writer = Writer(engine, threads=write_threads)
         key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
             _repo.c.name == sa.bindparam("name")
         )
@@ -145,7 +146,9 @@ class RepositoryStore:
         )
 
     def close(self) -> None:
-        """Close the connections kept for reads (the engine's pool is the caller's)."""
+        """Finish the writes in progress and close the connections kept for reads and
+        writes (the engine's pool is the caller's)."""
+        self._writer.close()
         self._reader.close()
 
     # -- reads ---------------------------------------------------------------
@@ -229,7 +232,7 @@ class RepositoryStore:
 
     # -- writes --------------------------------------------------------------
 
-    def create(
+    async def create(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -262,10 +265,10 @@ class RepositoryStore:
             ),
             refuse_unknown_key(self._engine, credentials.key_id),
         ):
-            write(self._engine, insert)
+            await self._writer.run(insert)
         return Repository(namespace.namespace, name, False, now, now)
 
-    def update_credentials(
+    async def update_credentials(
         self,
         namespace: NamespaceGrant,
         name: str,
@@ -316,15 +319,17 @@ class RepositoryStore:
                 .returning(*_RECORD_COLUMNS),
             )
         with refuse_unknown_key(self._engine, key_id):
-            row = write(self._engine, lambda cursor: statement.first_on(cursor, values))
+            row = await self._writer.run(lambda cursor: statement.first_on(cursor, values))
             if row is None and one_field:
                 sent = "username_encrypted" if username is not None else "password_encrypted"
-                row = self._update_rewrapping(namespace.account_id, name, sent, values, rewrap)
+                row = await self._update_rewrapping(
+                    namespace.account_id, name, sent, values, rewrap
+                )
         if row is None:
             raise _not_found(name)
         return _record(namespace.namespace, row)
 
-    def _update_rewrapping(
+    async def _update_rewrapping(
         self,
         namespace_id: int,
         name: str,
@@ -367,7 +372,7 @@ class RepositoryStore:
             return False if swapped is None else swapped  # False: changed meanwhile
 
         for _ in range(_REWRAP_ATTEMPTS):
-            row = write(self._engine, attempt)
+            row = await self._writer.run(attempt)
             if row is not False:
                 return row
         raise Unavailable("this repository is being updated by others at this moment; retry")
@@ -394,7 +399,7 @@ class RepositoryStore:
         self._rewrapping[sent] = (read, swap)
         return read, swap
 
-    def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
+    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
         namespace_id = namespace.account_id
 
         def remove(cursor) -> None:
@@ -403,7 +408,7 @@ class RepositoryStore:
                 raise _not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
 
-        write(self._engine, remove)
+        await self._writer.run(remove)
 
     # -- helpers -------------------------------------------------------------
 

@@ -36,6 +36,7 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BASELINE_REVISION = "0001"
 # pg_advisory_xact_lock key shared by every extrepo server: "extrepo" as an integer.
 _MIGRATION_LOCK_KEY = int.from_bytes(b"extrepo", "big")
+_MIGRATION_BUSY_TIMEOUT_MS = 120_000
 
 
 class SchemaError(Exception):
@@ -124,6 +125,9 @@ def upgrade(engine: sa.Engine) -> Upgrade:
             return _upgrade_sqlite(engine)
         with engine.begin() as connection:
             if engine.dialect.name == "postgresql":
+                # Replicas starting together wait for the one migrating, however long
+                # it takes: not bounded by the calls' lock_timeout (database.py).
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 # Held until this transaction ends: concurrent replicas queue here.
                 connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             return _upgrade_on(connection)
@@ -131,8 +135,12 @@ def upgrade(engine: sa.Engine) -> Upgrade:
 
 def _upgrade_sqlite(engine: sa.Engine) -> Upgrade:
     with engine.connect() as connection:
+        busy_timeout_ms = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
         # Only outside a transaction does this pragma take effect.
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        # Wait for another process's write as long as a migration may need, not the
+        # calls' bounded lock timeout (database.py); restored below.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={_MIGRATION_BUSY_TIMEOUT_MS}")
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
             try:
@@ -146,6 +154,7 @@ def _upgrade_sqlite(engine: sa.Engine) -> Upgrade:
             connection.commit()
         finally:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={busy_timeout_ms}")
             connection.commit()
     return result
 

@@ -27,7 +27,7 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         return response
 
     async def Update(self, request: pb.UpdateRequest, context) -> pb.UpdateResponse:
-        repository = self._catalog.update(
+        repository = await self._catalog.update(
             current_principal.get(),
             namespace=request.namespace,
             name=request.name,
@@ -39,7 +39,7 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         return response
 
     async def Delete(self, request: pb.DeleteRequest, context) -> pb.DeleteResponse:
-        self._catalog.delete(
+        await self._catalog.delete(
             current_principal.get(), namespace=request.namespace, name=request.name
         )
         return pb.DeleteResponse()
@@ -57,7 +57,7 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         return convert.list_response(page)
 
     async def Create(self, request: pb.CreateRequest, context) -> pb.CreateResponse:
-        repository = self._catalog.create(
+        repository = await self._catalog.create(
             current_principal.get(),
             namespace=request.namespace,
             name=request.name,

@@ -1,7 +1,8 @@
 """The one place where domain errors become gRPC statuses.
 
 Each status carries a google.rpc.Status in the `grpc-status-details-bin` trailer;
-INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field.
+INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field,
+and an error that knows when a retry makes sense a google.rpc.RetryInfo.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
 
 def rich_status(code: grpc.StatusCode, message: str, error: Exception | None) -> status_pb2.Status:
     status = status_pb2.Status(code=code.value[0], message=message)
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after is not None:
+        retry_info = error_details_pb2.RetryInfo()
+        retry_info.retry_delay.FromMilliseconds(int(retry_after * 1000))
+        detail = any_pb2.Any()
+        detail.Pack(retry_info)
+        status.details.append(detail)
     if isinstance(error, errors.InvalidArgument):
         bad_request = error_details_pb2.BadRequest(
             field_violations=[
