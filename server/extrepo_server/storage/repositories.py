@@ -282,20 +282,23 @@ class RepositoryStore:
 
         One UPDATE touching only those columns: two concurrent updates of different
         fields both land, and of the same field the last writer wins. With one field
-        sent, that UPDATE applies only while the row is under the new token's key; a
-        row under another key (written before a key rotation) takes a slower path that
-        re-encrypts the kept field too, in the same statement (`_update_rewrapping`).
+        sent, that UPDATE applies only while the row is under the new token's key (so
+        the key id needs no writing, nor its index); a row under another key (written
+        before a key rotation) takes a slower path that re-encrypts the kept field too,
+        in the same statement (`_update_rewrapping`).
         """
         one_field = username is None or password is None
         values: dict[str, object] = {
             "key_namespace_id": namespace.account_id,
             "key_name": name,
             "updated_at": datetime.now(UTC),
-            "key_id": key_id,
         }
+        columns = ["updated_at"]
         if one_field:
             values["key_key_id"] = key_id
-        columns = ["updated_at", "key_id"]
+        else:
+            values["key_id"] = key_id
+            columns.append("key_id")
         if username is not None:
             values["username_encrypted"] = username
             columns.append("username_encrypted")
@@ -323,7 +326,7 @@ class RepositoryStore:
             if row is None and one_field:
                 sent = "username_encrypted" if username is not None else "password_encrypted"
                 row = await self._update_rewrapping(
-                    namespace.account_id, name, sent, values, rewrap
+                    namespace.account_id, name, sent, values[sent], key_id, rewrap
                 )
         if row is None:
             raise _not_found(name)
@@ -334,7 +337,8 @@ class RepositoryStore:
         namespace_id: int,
         name: str,
         sent: str,
-        values: dict[str, object],
+        token: object,
+        key_id: str,
         rewrap: Callable[[str], str | None],
     ) -> tuple | None:
         """A one-field update of a row that is not under the new token's key (or is
@@ -350,7 +354,7 @@ class RepositoryStore:
             if current is None:
                 return None
             old_key_id, old_kept = current
-            new_kept = old_kept if old_key_id == values["key_id"] else rewrap(old_kept)
+            new_kept = old_kept if old_key_id == key_id else rewrap(old_kept)
             if new_kept is None:
                 # At start this server held every key the rows needed: this one is newer
                 # (a rotation, or a replica with the next key), and a restart brings it.
@@ -363,7 +367,11 @@ class RepositoryStore:
             swapped = swap.first_on(
                 cursor,
                 {
-                    **values,
+                    "key_namespace_id": namespace_id,
+                    "key_name": name,
+                    "updated_at": datetime.now(UTC),
+                    "key_id": key_id,
+                    sent: token,
                     kept: new_kept,
                     "old_key_id": old_key_id,
                     "old_kept": old_kept,

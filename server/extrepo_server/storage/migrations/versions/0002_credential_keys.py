@@ -36,13 +36,20 @@ def upgrade() -> None:
     # (once, inside the migration's transaction; see schema.py).
     with op.batch_alter_table("repository") as batch:
         batch.add_column(sa.Column("key_id", sa.String(length=16), nullable=True))
-        batch.create_index("ix_repository_key_id", ["key_id"], unique=False)
         batch.create_foreign_key("fk_repository_key_id", "credential_key", ["key_id"], ["id"])
+    # Partial: only rows without a key id (all of them now, none once adopted).
+    op.create_index(
+        "ix_repository_unrecorded_key",
+        "repository",
+        ["key_id"],
+        sqlite_where=sa.text("key_id IS NULL"),
+        postgresql_where=sa.text("key_id IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_repository_unrecorded_key", table_name="repository")
     with op.batch_alter_table("repository") as batch:
         batch.drop_constraint("fk_repository_key_id", type_="foreignkey")
-        batch.drop_index("ix_repository_key_id")
         batch.drop_column("key_id")
     op.drop_table("credential_key")
