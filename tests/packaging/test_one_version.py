@@ -62,6 +62,9 @@ COPIES = {
         "clients/typescript/package-lock.json"
     )["packages"][""]["version"],
     "clients/java/pom.xml": lambda: _pom_version("clients/java/pom.xml"),
+    "clients/java/examples/quickstart/pom.xml": lambda: _pom_dependency_version(
+        "clients/java/examples/quickstart/pom.xml", "extrepo-client"
+    ),
     "clients/go/version.go": lambda: _go_const("clients/go/version.go"),
 }
 
