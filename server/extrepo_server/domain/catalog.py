@@ -13,7 +13,7 @@ from . import paging
 from .access import Action, Principal, authorize
 from .errors import FieldViolation, InvalidArgument
 from .names import parse_name
-from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore
+from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore, Signer
 from .resources import parse_registry_filter, repository_list_path
 
 
@@ -28,9 +28,10 @@ class Page:
 
 
 class RepositoryCatalog:
-    def __init__(self, store: RepositoryStore, cipher: Cipher) -> None:
+    def __init__(self, store: RepositoryStore, cipher: Cipher, signer: Signer) -> None:
         self._store = store
         self._cipher = cipher
+        self._signer = signer
 
     def get(self, principal: Principal, *, namespace: str, name: str) -> Repository:
         grant = authorize(principal, namespace, Action.READ)
@@ -115,7 +116,7 @@ class RepositoryCatalog:
             parse_name(name)
         cursor_filters = (name, host or "")
         request = paging.page_request(
-            limit=limit, offset=offset, cursor=cursor, filters=cursor_filters
+            limit=limit, offset=offset, cursor=cursor, filters=cursor_filters, signer=self._signer
         )
         rows, total = self._store.page(grant, request.window, host=host, name=name or None)
 
@@ -128,6 +129,7 @@ class RepositoryCatalog:
             last_name=rows[-1].name if rows else None,
             returned=len(rows),
             total=total,
+            signer=self._signer,
         )
         return Page(
             objects=rows,
