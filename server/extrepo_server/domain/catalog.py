@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import paging
 from .access import Action, Principal, authorize
+from .credentials import length_violations
 from .errors import FieldViolation, InvalidArgument
 from .names import parse_name
 from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore, Signer
@@ -55,6 +56,7 @@ class RepositoryCatalog:
             violations.append(
                 FieldViolation("password", "is required: the registry account's password")
             )
+        violations += length_violations(username=username, password=password)
         if violations:
             raise InvalidArgument(violations)
         credentials = EncryptedCredentials(
@@ -85,6 +87,7 @@ class RepositoryCatalog:
             violations.append(FieldViolation("username", "must not be empty when sent"))
         if password == "":
             violations.append(FieldViolation("password", "must not be empty when sent"))
+        violations += length_violations(username=username, password=password)
         if violations:
             raise InvalidArgument(violations)
         return self._store.update_credentials(
