@@ -30,7 +30,7 @@ def length_violations(*, username: str | None, password: str | None) -> list[Fie
         if value is not None and len(value) > limit:
             violations.append(
                 FieldViolation(
-                    field, f"is {len(value):,} characters long; at most {limit:,} are allowed"
+                    field, f"is {len(value)} characters long; at most {limit} are allowed"
                 )
             )
     return violations
