@@ -45,9 +45,10 @@ class CursorSigner:
         if len(signed) < TAG_SIZE:
             return None
         payload, tag = signed[:-TAG_SIZE], signed[-TAG_SIZE:]
-        # Every key is tried, without stopping at the first match, and each tag is
-        # compared in constant time: how long a check takes says nothing about the tag.
-        matched = False
+        # Tags are compared in constant time, so how long a check takes says nothing
+        # about how much of a forged tag was right. (Which key matched may show; that
+        # is no secret.)
         for key in self._keys:
-            matched |= hmac.compare_digest(hmac.digest(key, payload, "sha256"), tag)
-        return payload if matched else None
+            if hmac.compare_digest(hmac.digest(key, payload, "sha256"), tag):
+                return payload
+        return None
