@@ -34,6 +34,7 @@ from .domain.catalog import RepositoryCatalog
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.credentials import Keyring, load_or_create_key_file
+from .security.cursors import CursorSigner
 from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.database import create_engine
@@ -70,7 +71,10 @@ class Service:
 def api_services(components: Components) -> list[Service]:
     """Every service of the API, the one list the server registers, names in
     reflection and reports in health. A new service is one more entry here."""
-    catalog = RepositoryCatalog(components.repositories, components.keyring)
+    # List cursors are signed under keys derived from the credential keys, which every
+    # replica shares, so a cursor one replica issued is good at any other.
+    signer = CursorSigner(components.keyring.keys)
+    catalog = RepositoryCatalog(components.repositories, components.keyring, signer)
     return [
         Service(
             pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name,
