@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NotFound
+from ..domain.errors import AlreadyExists, NotFound, quote
+from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
@@ -47,7 +48,12 @@ def _record(namespace: str, row: tuple) -> Repository:
 
 
 def _not_found(name: str) -> NotFound:
-    return NotFound(f"repository '{name}' not found")
+    return NotFound(f"repository {_quoted(name)} not found")
+
+
+def _quoted(name: str) -> str:
+    # Names reach storage validated (at most MAX_NAME_LENGTH): quoted whole, escaped.
+    return quote(name, MAX_NAME_LENGTH)
 
 
 def _host_range(host: str) -> tuple[str, str]:
@@ -246,7 +252,9 @@ class RepositoryStore:
 
         with duplicate_key_as(
             self._engine,
-            lambda: AlreadyExists(f"repository '{name}' is already registered in this namespace"),
+            lambda: AlreadyExists(
+                f"repository {_quoted(name)} is already registered in this namespace"
+            ),
         ):
             await self._writer.run(insert)
         return Repository(namespace.namespace, name, False, now, now)
