@@ -200,6 +200,8 @@ def test_namespace_flag_and_organizations(cli, server, new_user, user, repo_name
     owner_env = {"EXTREPO_USERNAME": owner.name, "EXTREPO_API_KEY": owner.api_key}
     name = repo_name()
     cli.ok("repository", "register", "--namespace", org, "-u", "u", "-p", "p", name, env=owner_env)
+    cli.ok("repository", "update", "--namespace", org, "-p", "p2", name, env=owner_env)
+    assert server.admin_api.stored_credentials(org, name) == ("u", "p2")
 
     # The member reads the organization's repositories (flag before or after the command).
     assert cli.ok("--namespace", org, "repository", "ls", "-q") == name + "\n"
@@ -328,6 +330,7 @@ def test_shell_completion(cli, repo_name):
     script = cli.ok("completion", "bash")
     assert "_EXTREPO_COMPLETE" in script and "complete " in script
     assert "compdef" in cli.ok("completion", "zsh")
+    assert "--command extrepo" in cli.ok("completion", "fish")
     name = repo_name()
     cli.ok("repository", "register", "-u", "u", "-p", "p", name)
     prefix = name.rsplit("/", 1)[0]

@@ -92,3 +92,23 @@ def test_tls_settings_from_the_environment_and_the_cli(tls_proxy, pki, user, cli
     refused = cli(*flags, "repository", "rm", name)  # the certificate names another host
     assert refused.returncode == 1
     assert "cannot reach the extrepo server" in refused.stderr
+
+
+def test_tls_flags_of_the_cli(tls_proxy, mtls_proxy, pki, cli, server):
+    trust = ["--tls-ca-file", str(pki.ca_file), "--tls-server-name", SERVER_NAME]
+    client_cert = ["--tls-client-cert", str(pki.client_cert_file)]
+    client_key = ["--tls-client-key", str(pki.client_key_file)]
+    mtls = ["--address", mtls_proxy.address, *trust]
+    assert cli.ok(*mtls, *client_cert, *client_key, "repository", "ls") == "NAME   IN_USE\n"
+    without_cert = cli(*mtls, "repository", "rm", NAME)
+    assert without_cert.returncode == 1 and "cannot reach" in without_cert.stderr
+    half = cli(*mtls, *client_cert, "repository", "ls")
+    assert half.returncode == 2 and "needs its key" in half.stderr
+
+    # --tls alone trusts the system's roots, which do not know the test CA.
+    system_roots = cli("--address", tls_proxy.address, "--tls", "repository", "rm", NAME)
+    assert system_roots.returncode == 1 and "cannot reach" in system_roots.stderr
+    # --no-tls: plaintext even with TLS settings in the environment.
+    tls_env = {"EXTREPO_TLS": "true", "EXTREPO_TLS_CA_FILE": str(pki.ca_file)}
+    assert cli.ok("--no-tls", "repository", "ls", env=tls_env) == "NAME   IN_USE\n"
+    assert cli("repository", "rm", NAME, env=tls_env).returncode == 1  # TLS to a plaintext port

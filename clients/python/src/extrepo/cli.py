@@ -235,7 +235,11 @@ Shell completion: eval "$(extrepo completion bash)" (or zsh, fish).""",
 @click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), help="table (default) or json."
 )
-@click.option("--tls/--no-tls", default=None, help="Use TLS (implied by the --tls-* files).")
+@click.option(
+    "--tls/--no-tls",
+    default=None,
+    help="Use TLS (implied by the --tls-* files), or plaintext even with them.",
+)
 @click.option(
     "--tls-ca-file",
     type=click.Path(dir_okay=False),
@@ -560,7 +564,14 @@ def rm(state: State, names: tuple[str, ...], namespace: str | None, output: str 
 
 
 def main() -> None:
-    cli(prog_name="extrepo")
+    try:
+        cli(prog_name="extrepo")
+    except ExtrepoError as exc:  # raised outside a command's own handling
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(EXIT_FAILED)
+    except OSError as exc:  # e.g. the config file cannot be written
+        click.echo(f"Error: {exc.strerror}: {exc.filename}", err=True)
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

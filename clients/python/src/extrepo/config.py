@@ -47,14 +47,15 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Settings:
     """Everything a client needs to reach the server and authenticate.
 
-    `tls` is implied by any of the `tls_*` files. The API key is kept out of `repr`.
+    `tls` None (not set) means TLS when any of the `tls_*` files is set; True or False
+    decides alone. The API key is kept out of `repr`.
     """
 
     address: str = DEFAULT_ADDRESS
     username: str | None = None
     api_key: str | None = None
     namespace: str = ""
-    tls: bool = False
+    tls: bool | None = None
     tls_ca_file: str | None = None
     tls_client_cert_file: str | None = None
     tls_client_key_file: str | None = None
@@ -69,9 +70,9 @@ class Settings:
 
     @property
     def uses_tls(self) -> bool:
-        return self.tls or any(
-            (self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file)
-        )
+        if self.tls is not None:
+            return self.tls
+        return any((self.tls_ca_file, self.tls_client_cert_file, self.tls_client_key_file))
 
     def require_credentials(self) -> tuple[str, str]:
         if not self.username or not self.api_key:
@@ -146,8 +147,6 @@ def write_config_file(path: Path, settings: Settings) -> None:
         del stored["address"]
     if stored.get("timeout") == DEFAULT_TIMEOUT_SECONDS:
         del stored["timeout"]
-    if stored.get("tls") is False:
-        del stored["tls"]
     fd, tmp = tempfile.mkstemp(prefix=".config-", dir=path.parent)  # created 0600
     try:
         with os.fdopen(fd, "w") as out:
