@@ -44,3 +44,10 @@ test-python-wheel: $(VENV)/.synced ## build the Python client, install it in a f
 	$(PY) -m tests.support.with_server -- sh -c 'cd "$$1" && venv/bin/python quickstart.py \
 	  && venv/bin/extrepo repository register -u puller -p s3cret registry.local/wheel/app \
 	  && venv/bin/extrepo repository ls' sh "$$scratch"
+
+# `make format` also formats the SDK and the examples (not the generated extrepo/v1).
+.PHONY: format-python-client
+format: format-python-client
+format-python-client: $(VENV)/.synced
+	$(VENV)/bin/ruff format $(PY_CLIENT_DIR)/src $(PY_CLIENT_DIR)/examples
+	$(VENV)/bin/ruff check --fix $(PY_CLIENT_DIR)/src $(PY_CLIENT_DIR)/examples

@@ -76,9 +76,9 @@ class State:
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
-        self._client: Client | None = None
 
-    def settings(self, namespace: str | None = None, **overrides: Any) -> config.Settings:
+    def resolve(self, namespace: str | None = None, **overrides: Any) -> config.Settings:
+        """The settings: these options over the environment and the config file."""
         o = self.options
         given = {
             "address": o.get("address"),
@@ -91,8 +91,11 @@ class State:
             "timeout": o.get("timeout"),
             **overrides,
         }
+        return config.resolve(given, config_file=o.get("config_file"))
+
+    def settings(self, namespace: str | None = None, **overrides: Any) -> config.Settings:
         try:
-            return config.resolve(given, config_file=o.get("config_file"))
+            return self.resolve(namespace, **overrides)
         except ConfigError as exc:
             fail_usage(exc.message)
 
@@ -172,14 +175,14 @@ def for_each(
 def complete_names(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
-    """Repository names for shell completion; nothing (never an error) when the
-    server cannot be asked."""
-    root = ctx.find_root()
-    state = State(dict(root.params))
+    """Repository names for shell completion: nothing, and nothing printed, when the
+    server cannot be asked; at most 2 s, since someone is waiting on a TAB."""
+    state = State(dict(ctx.find_root().params))
     try:
-        client = Client(settings=state.settings(ctx.params.get("namespace")))
-        names = [r.name for r in client.iter_repositories()]
-    except (ExtrepoError, SystemExit):
+        settings = state.resolve(ctx.params.get("namespace"), timeout=2)
+        with Client(settings=settings) as client:
+            names = [r.name for r in client.iter_repositories()]
+    except ExtrepoError:
         return []
     return [CompletionItem(n) for n in names if n.startswith(incomplete)]
 
