@@ -20,7 +20,13 @@ message, so nothing about it is revealed.
 
 Errors carry a `google.rpc.Status` in the `grpc-status-details-bin` trailer;
 INVALID_ARGUMENT comes with a `google.rpc.BadRequest` holding one field
-violation for each field that is wrong.
+violation for each field that is wrong. A message quotes at most the first
+64 characters of an input. A request that is not a valid encoding of its
+message is INVALID_ARGUMENT too.
+
+Limits, in characters: a namespace 1-39, a repository name 255, a registry
+host 253, a `registry` filter 316, a `cursor` 512, a `username` 1,024 and a
+`password` 32,768 (long registry tokens and JSON keys are a few KB).
 
 Names, as the API grows beyond this first service:
 - RepositoryService keeps its short names (`Get`, `GetRequest`,
@@ -155,7 +161,9 @@ class GetRequest(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     namespace: _builtins.str
-    """The namespace to look in; empty means the caller's own."""
+    """The namespace to look in; empty means the caller's own. A namespace is
+    1-39 lowercase letters, digits, `-` or `_`.
+    """
     name: _builtins.str
     """The repository's full name, e.g. `registry.local/user1/image1`."""
     def __init__(
@@ -218,11 +226,12 @@ class UpdateRequest(_message.Message):
     """
     username: _builtins.str
     """The new username for the third-party registry; not sent keeps the stored
-    one. Sent, it must not be empty. Never returned.
+    one. Sent, it must not be empty; at most 1,024 characters. Never returned.
     """
     password: _builtins.str
-    """The new password for the third-party registry; not sent keeps the stored
-    one. Sent, it must not be empty. Never returned.
+    """The new password (or token, or key) for the third-party registry; not
+    sent keeps the stored one. Sent, it must not be empty; at most 32,768
+    characters. Never returned.
     """
     def __init__(
         self,
@@ -337,7 +346,8 @@ class ListRequest(_message.Message):
     registry: _builtins.str
     """Filter: only repositories hosted on this registry, given as the
     registry's resource URI (`/api/repo/v1/{namespace}/registry/{host}/`) or
-    as the bare host (`my.registry.com`, `localhost:5000`).
+    as the bare host (`my.registry.com`, `localhost:5000`); at most 316
+    characters (a host at most 253).
     """
     limit: _builtins.int
     """The largest number of repositories in the page: 1 to 100; 0 means the
@@ -351,7 +361,9 @@ class ListRequest(_message.Message):
     cursor: _builtins.str
     """An opaque position taken from `meta.next` or `meta.previous`; it makes a
     page cost the same however deep it is. It belongs to the filters and the
-    offset it was issued with.
+    offset it was issued with, and it is signed: send it unchanged. At most
+    512 characters. Any replica of the service accepts it until the key it
+    was signed with is dropped from the service's keys.
     """
     def __init__(
         self,
@@ -466,12 +478,12 @@ class CreateRequest(_message.Message):
     `localhost:5000/team/app`; see `Repository.name` for the rules.
     """
     username: _builtins.str
-    """The username to authenticate with the third-party registry. Never
-    returned.
+    """The username to authenticate with the third-party registry; at most 1,024
+    characters. Never returned.
     """
     password: _builtins.str
-    """The password to authenticate with the third-party registry. Stored
-    encrypted; never returned.
+    """The password (or token, or key) to authenticate with the third-party
+    registry; at most 32,768 characters. Stored encrypted; never returned.
     """
     def __init__(
         self,

@@ -20,7 +20,13 @@ message, so nothing about it is revealed.
 
 Errors carry a `google.rpc.Status` in the `grpc-status-details-bin` trailer;
 INVALID_ARGUMENT comes with a `google.rpc.BadRequest` holding one field
-violation for each field that is wrong.
+violation for each field that is wrong. A message quotes at most the first
+64 characters of an input. A request that is not a valid encoding of its
+message is INVALID_ARGUMENT too.
+
+Limits, in characters: a namespace 1-39, a repository name 255, a registry
+host 253, a `registry` filter 316, a `cursor` 512, a `username` 1,024 and a
+`password` 32,768 (long registry tokens and JSON keys are a few KB).
 
 Names, as the API grows beyond this first service:
 - RepositoryService keeps its short names (`Get`, `GetRequest`,
@@ -119,8 +125,8 @@ class RepositoryServiceStub:
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-    malformed name, an empty username or password, or neither sent),
-    NOT_FOUND (no repository of that name in the namespace).
+    malformed name, an empty or too long username or password, or neither
+    sent), NOT_FOUND (no repository of that name in the namespace).
     """
     Delete: _grpc.UnaryUnaryMultiCallable[_repository_service_pb2.DeleteRequest, _repository_service_pb2.DeleteResponse]
     """Delete removes a repository and its stored credentials. The repository on
@@ -136,16 +142,17 @@ class RepositoryServiceStub:
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
     of range, a negative offset, a malformed filter, or a cursor that does not
-    belong to this listing).
+    belong to this listing, was altered, or was signed with a key the service
+    no longer has).
     """
     Create: _grpc.UnaryUnaryMultiCallable[_repository_service_pb2.CreateRequest, _repository_service_pb2.CreateResponse]
     """Create registers a repository of a third-party registry with the
     credentials to pull from it.
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-    write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-    or password), ALREADY_EXISTS (a repository of that name is already
-    registered in the namespace).
+    write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+    long username or password), ALREADY_EXISTS (a repository of that name is
+    already registered in the namespace).
     """
 
 @_typing.type_check_only
@@ -176,8 +183,8 @@ class RepositoryServiceAsyncStub(RepositoryServiceStub):
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-    malformed name, an empty username or password, or neither sent),
-    NOT_FOUND (no repository of that name in the namespace).
+    malformed name, an empty or too long username or password, or neither
+    sent), NOT_FOUND (no repository of that name in the namespace).
     """
     Delete: _aio.UnaryUnaryMultiCallable[_repository_service_pb2.DeleteRequest, _repository_service_pb2.DeleteResponse]  # type: ignore[assignment]
     """Delete removes a repository and its stored credentials. The repository on
@@ -193,16 +200,17 @@ class RepositoryServiceAsyncStub(RepositoryServiceStub):
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
     of range, a negative offset, a malformed filter, or a cursor that does not
-    belong to this listing).
+    belong to this listing, was altered, or was signed with a key the service
+    no longer has).
     """
     Create: _aio.UnaryUnaryMultiCallable[_repository_service_pb2.CreateRequest, _repository_service_pb2.CreateResponse]  # type: ignore[assignment]
     """Create registers a repository of a third-party registry with the
     credentials to pull from it.
 
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-    write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-    or password), ALREADY_EXISTS (a repository of that name is already
-    registered in the namespace).
+    write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+    long username or password), ALREADY_EXISTS (a repository of that name is
+    already registered in the namespace).
     """
 
 class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -242,8 +250,8 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-        malformed name, an empty username or password, or neither sent),
-        NOT_FOUND (no repository of that name in the namespace).
+        malformed name, an empty or too long username or password, or neither
+        sent), NOT_FOUND (no repository of that name in the namespace).
         """
 
     @_abc_1.abstractmethod
@@ -271,7 +279,8 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
         of range, a negative offset, a malformed filter, or a cursor that does not
-        belong to this listing).
+        belong to this listing, was altered, or was signed with a key the service
+        no longer has).
         """
 
     @_abc_1.abstractmethod
@@ -284,9 +293,9 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
         credentials to pull from it.
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-        write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-        or password), ALREADY_EXISTS (a repository of that name is already
-        registered in the namespace).
+        write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+        long username or password), ALREADY_EXISTS (a repository of that name is
+        already registered in the namespace).
         """
 
 def add_RepositoryServiceServicer_to_server(servicer: RepositoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
