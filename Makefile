@@ -64,12 +64,17 @@ setup: $(VENV)/.synced $(BUF) $(PROTO_DEPS)/.copied ## install every tool and pa
 .PHONY: generate
 generate: $(GENERATE_TARGETS) ## regenerate all generated code from proto/
 
+# Only extrepo/v1 is generated; the SDK and CLI beside it (extrepo/*.py) are not.
+# Type stubs come from mypy-protobuf (messages and the gRPC stubs, sync and aio).
 .PHONY: generate-python
 generate-python: $(VENV)/.synced $(PROTO_DEPS)/.copied
-	rm -rf $(PY_OUT)/extrepo && mkdir -p $(PY_OUT)/extrepo/v1
+	rm -rf $(PY_OUT)/extrepo/v1 && mkdir -p $(PY_OUT)/extrepo/v1
 	$(PY) -m grpc_tools.protoc -I proto -I $(PROTO_DEPS) \
-	  --python_out=$(PY_OUT) --pyi_out=$(PY_OUT) --grpc_python_out=$(PY_OUT) $(PROTOS)
-	touch $(PY_OUT)/extrepo/__init__.py $(PY_OUT)/extrepo/v1/__init__.py $(PY_OUT)/extrepo/py.typed
+	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy \
+	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
+	  --python_out=$(PY_OUT) --mypy_out=$(PY_OUT) --grpc_python_out=$(PY_OUT) \
+	  --mypy_grpc_out=$(PY_OUT) $(PROTOS)
+	touch $(PY_OUT)/extrepo/v1/__init__.py
 
 # Fails when the committed generated code differs from what `make generate` makes.
 .PHONY: check-generated

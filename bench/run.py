@@ -48,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from extrepo_server.domain.paging import Cursor, Direction, encode_cursor  # noqa: E402
+from extrepo_server.security.cursors import CursorSigner  # noqa: E402
 from extrepo_server.storage.models import Account, RegistryCount, Repository  # noqa: E402
 
 from harness.gateway import start_gateway  # noqa: E402
@@ -430,6 +431,8 @@ def run(args: argparse.Namespace) -> dict:
             print("List at scale: following next to the first, middle and last page", flush=True)
             engine = sa.create_engine(f"sqlite:///{database_file}")
             token = server.admin_api.components.keyring.encrypt("seeded")
+            # Cursors as the server signs them: under its keyring's keys.
+            signer = CursorSigner(server.admin_api.components.keyring.keys)
             scale: dict = {}
             for label, count in SCALES.items():
                 user = f"scale{label.lower()}"
@@ -445,7 +448,11 @@ def run(args: argparse.Namespace) -> dict:
                 pages = {"first": {"limit": 25}}
                 for where, index in (("middle", count // 2), ("last", count - 25)):
                     cursor = Cursor(Direction.AFTER, names[index - 1], index, ("", ""))
-                    pages[where] = {"limit": 25, "offset": index, "cursor": encode_cursor(cursor)}
+                    pages[where] = {
+                        "limit": 25,
+                        "offset": index,
+                        "cursor": encode_cursor(cursor, signer),
+                    }
                 for where, data in pages.items():
                     scale[f"{label} {where}"] = bench.ghz(
                         f"List {label} {where} page",

@@ -1,5 +1,6 @@
 # Go: two modules.
-# - clients/go, the client: generated messages and gRPC client, basicauth.
+# - clients/go, the client: generated messages and gRPC client, basicauth,
+#   and package extrepo (Dial, paging, field violations, Version).
 #   Its users never inherit grpc-gateway.
 # - clients/go/gateway, the REST gateway: the grpc-gateway handlers and the
 #   OpenAPI description generated from proto/, the gateway package and its

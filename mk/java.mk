@@ -12,7 +12,10 @@ MVN := $(JAVA_DIR)/mvnw -B -ntp -f $(JAVA_DIR)/pom.xml
 TEST_TARGETS += test-java
 
 # `verify` generates, compiles (javac -Xlint), runs the JUnit tests against
-# the live server (full cycle, the README's example) and packages the jar.
+# the live server (full cycle, paging, field violations) and packages the
+# jar, sources and javadoc jars. Then the install test: `mvn install`, and
+# the README's example as a fresh project outside the repository.
 .PHONY: test-java
 test-java: $(VENV)/.synced ## run the Java client's tests against a live server
 	$(PY) -m tests.support.with_server -- $(MVN) verify
+	$(PY) -m tests.support.with_server -- $(JAVA_DIR)/scripts/install-as-user.sh

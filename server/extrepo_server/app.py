@@ -35,6 +35,7 @@ from .domain.catalog import RepositoryCatalog
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.credentials import Keyring
+from .security.cursors import CursorSigner
 from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.database import create_engine
@@ -72,7 +73,10 @@ def api_services(components: Components) -> list[Service]:
     """Every service of the API, the one list the server registers, names in
     reflection and reports in health. A new service is one more entry here."""
     assert components.keyring is not None, "the API needs the credential keyring"
-    catalog = RepositoryCatalog(components.repositories, components.keyring)
+    # List cursors are signed under keys derived from the credential keys, which every
+    # replica shares, so a cursor one replica issued is good at any other.
+    signer = CursorSigner(components.keyring.keys)
+    catalog = RepositoryCatalog(components.repositories, components.keyring, signer)
     return [
         Service(
             pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from pathlib import Path
 
@@ -29,6 +30,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="extrepo-server", description="extrepo: external repositories over gRPC"
+    )
+    # The installed package's version, which is the repository's VERSION
+    # (tests/packaging/test_one_version.py checks that they agree).
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {importlib.metadata.version('extrepo-server')}",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -148,9 +148,21 @@ func TestWrongKeyIsUnauthenticated(t *testing.T) {
 	wantCode(t, err, codes.Unauthenticated)
 }
 
-// TestReadmeExample runs examples/quickstart, the program the README shows.
+// TestReadmeExample runs examples/quickstart, the program the README shows,
+// and checks that the README shows it verbatim.
 func TestReadmeExample(t *testing.T) {
 	liveServer(t)
+	example, err := os.ReadFile("../examples/quickstart/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```go\n"+string(example)+"```") {
+		t.Error("README.md does not show examples/quickstart/main.go verbatim")
+	}
 	bin := filepath.Join(t.TempDir(), "quickstart")
 	if out, err := exec.Command("go", "build", "-o", bin, "../examples/quickstart").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
@@ -159,8 +171,16 @@ func TestReadmeExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("quickstart: %v\n%s", err, out)
 	}
-	for _, want := range []string{"created /api/repo/v1/", "on registry.local: 1", "deleted", "gone:"} {
-		if !strings.Contains(string(out), want) {
+	checkQuickstartOutput(t, string(out))
+}
+
+func checkQuickstartOutput(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{
+		"created /api/repo/v1/", "on registry.local: registry.local/user1/image1", "deleted", "gone:",
+		"invalid name: ", "invalid password: ",
+	} {
+		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}

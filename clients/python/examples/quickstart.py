@@ -1,49 +1,41 @@
-"""Connects with Basic credentials, then creates, gets, lists, updates and
-deletes a repository, and handles a NOT_FOUND."""
+"""The original SDK's five operations with extrepo, then the errors a caller handles.
 
-import base64
-import os
+Settings come from `extrepo login`, or from EXTREPO_ADDRESS (default 127.0.0.1:50051),
+EXTREPO_USERNAME and EXTREPO_API_KEY.
+"""
 
-import grpc
+import extrepo
 
-from extrepo.v1 import repository_service_pb2 as pb
-from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
+name = "registry.local/quickstart/py-app"
 
-address = os.environ.get("EXTREPO_ADDRESS", "127.0.0.1:50051")
-username = os.environ.get("EXTREPO_USERNAME", "alice")
-api_key = os.environ.get("EXTREPO_API_KEY", "")
+# Add a new external repository.
+repository = extrepo.Repository.create(name=name, username="puller", password="s3cret")
+repository.save()
+print("created", repository.resource_uri)
 
-# Every call carries `authorization: Basic base64(username:apikey)`.
-token = base64.b64encode(f"{username}:{api_key}".encode()).decode()
-auth = (("authorization", f"Basic {token}"),)
+# List all external repositories (every page).
+print("listed", [r.name for r in extrepo.Repository.list()])
 
-with grpc.insecure_channel(address) as channel:
-    client = pb_grpc.RepositoryServiceStub(channel)
-    name = "registry.local/quickstart/py-app"
+# Get an external repository's details.
+repository = extrepo.Repository.fetch(name)
+print("fetched", repository.name, "in_use:", repository.in_use)
 
-    created = client.Create(
-        pb.CreateRequest(name=name, username="puller", password="s3cret"), metadata=auth
-    ).repository
-    print("created", created.resource_uri)
+# Update its credentials: only what changed is sent (here the password).
+repository.password = "n3w-s3cret"
+repository.save()
+print("updated", repository.name)
 
-    got = client.Get(pb.GetRequest(name=name), metadata=auth).repository
-    print("got", got.name, "in_use:", got.in_use)
+# Remove it; the repository on the registry itself is untouched.
+repository.delete()
+print("deleted", name)
 
-    page = client.List(pb.ListRequest(name=name), metadata=auth)
-    print("listed", page.meta.total_count, [r.name for r in page.objects])
+try:
+    extrepo.Repository.fetch(name)
+except extrepo.NotFound as error:
+    print("not found:", error.message)
 
-    # Only the password changes: the username is not set, so it is kept.
-    updated = client.Update(
-        pb.UpdateRequest(name=name, password="n3w-s3cret"), metadata=auth
-    ).repository
-    print("updated", updated.name)
-
-    client.Delete(pb.DeleteRequest(name=name), metadata=auth)
-    print("deleted", name)
-
-    try:
-        client.Get(pb.GetRequest(name=name), metadata=auth)
-    except grpc.RpcError as err:
-        if err.code() != grpc.StatusCode.NOT_FOUND:
-            raise
-        print("not found after delete, as expected")
+try:
+    extrepo.Repository.create(name="UBUNTU", username="puller", password="s3cret").save()
+except extrepo.InvalidArgument as error:
+    for violation in error.field_violations:
+        print("refused:", violation.field, "-", violation.description)

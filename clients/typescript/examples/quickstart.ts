@@ -1,7 +1,7 @@
 // Connects with Basic credentials, then creates, gets, lists, updates and
-// deletes a repository, and handles a NOT_FOUND.
+// deletes a repository, and handles a NOT_FOUND and an INVALID_ARGUMENT.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createRepositoryClient } from "@extrepo/client";
+import { createRepositoryClient, fieldViolations, listAll } from "@extrepo/client";
 
 const client = createRepositoryClient({
   address: process.env.EXTREPO_ADDRESS ?? "127.0.0.1:50051",
@@ -16,8 +16,10 @@ console.log("created", created.repository?.resourceUri);
 const got = await client.get({ name });
 console.log("got", got.repository?.name, "in_use:", got.repository?.inUse);
 
-const page = await client.list({ name });
-console.log("listed", page.meta?.totalCount, page.objects.map((r) => r.name));
+// Every repository on registry.local, page after page.
+for await (const repo of listAll(client, { registry: "registry.local" })) {
+  console.log("listed", repo.name);
+}
 
 // Only the password changes: the username is left out, so it is kept.
 const updated = await client.update({ name, password: "n3w-s3cret" });
@@ -31,4 +33,11 @@ try {
 } catch (err) {
   if (ConnectError.from(err).code !== Code.NotFound) throw err;
   console.log("not found after delete, as expected");
+}
+
+// A request with mistakes: each wrong field is named.
+try {
+  await client.create({ name: "ubuntu:latest" });
+} catch (err) {
+  for (const v of fieldViolations(err)) console.log(`invalid ${v.field}: ${v.description}`);
 }

@@ -7,8 +7,19 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { UpdateRequestSchema, createRepositoryClient } from "@extrepo/client";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  BadRequestSchema,
+  RepositoryService,
+  UpdateRequestSchema,
+  basicAuth,
+  createRepositoryClient,
+  fieldViolations,
+  listAll,
+  listPages,
+  type RepositoryClient,
+} from "@extrepo/client";
 
 function env(key: string): string {
   const value = process.env[key];
@@ -105,6 +116,92 @@ describe("RepositoryService over gRPC", () => {
   it("answers UNAUTHENTICATED for a wrong API key", async () => {
     const wrong = createRepositoryClient({ ...options, apiKey: `${options.apiKey}x` });
     assert.equal(await codeOf(wrong.list({})), Code.Unauthenticated);
+  });
+});
+
+/** A client whose List calls are counted, through one more interceptor. */
+function countingClient(): { client: RepositoryClient; lists: () => number } {
+  let lists = 0;
+  const transport = createGrpcTransport({
+    baseUrl: `http://${options.address}`,
+    interceptors: [
+      basicAuth(options.username, options.apiKey),
+      (next) => async (req) => {
+        if (req.method.name === "List") lists += 1;
+        return next(req);
+      },
+    ],
+  });
+  return { client: createClient(RepositoryService, transport), lists: () => lists };
+}
+
+describe("helpers", () => {
+  const suffix = `${process.pid}-${Date.now()}`;
+  const registry = `pages-${suffix}.example.io`;
+  const names = Array.from({ length: 7 }, (_, i) => `${registry}/team/app-${i}`);
+
+  it("listAll and listPages follow meta.next across every page", async () => {
+    const { client, lists } = countingClient();
+    for (const name of [...names, `other-${suffix}.example.io/team/app`]) {
+      await client.create({ name, username: "u", password: "p" });
+    }
+    const request = { registry, limit: 3 };
+
+    const sizes: number[] = [];
+    for await (const page of listPages(client, request)) {
+      sizes.push(page.objects.length);
+      assert.equal(page.meta?.totalCount, 7);
+    }
+    assert.deepEqual(sizes, [3, 3, 1]);
+    assert.equal(lists(), 3);
+
+    const seen: string[] = [];
+    for await (const repo of listAll(client, request)) seen.push(repo.name);
+    assert.deepEqual(seen, names);
+
+    // Leaving the loop early asks for no further page.
+    const before = lists();
+    for await (const repo of listAll(client, request)) {
+      assert.equal(repo.name, names[0]);
+      break;
+    }
+    assert.equal(lists() - before, 1);
+
+    for (const name of [...names, `other-${suffix}.example.io/team/app`]) {
+      await client.delete({ name });
+    }
+  });
+
+  it("fieldViolations names every wrong field of an INVALID_ARGUMENT", async () => {
+    const client = createRepositoryClient(options);
+    let error: unknown;
+    try {
+      for await (const repo of listAll(client, { limit: 1000, offset: -1 })) {
+        assert.fail(`yielded ${repo.name} for a bad request`);
+      }
+    } catch (err) {
+      error = err;
+    }
+    assert.equal(ConnectError.from(error).code, Code.InvalidArgument);
+    const violations = fieldViolations(error);
+    assert.deepEqual(violations.map((v) => v.field).sort(), ["limit", "offset"]);
+    assert.ok(violations.every((v) => v.description.length > 0));
+    // The schema is exported for other uses of the details.
+    assert.equal(ConnectError.from(error).findDetails(BadRequestSchema).length, 1);
+  });
+
+  it("fieldViolations is empty for other errors", async () => {
+    const client = createRepositoryClient(options);
+    let error: unknown;
+    try {
+      await client.get({ name: "registry.local/never/made" });
+    } catch (err) {
+      error = err;
+    }
+    assert.equal(ConnectError.from(error).code, Code.NotFound);
+    assert.deepEqual(fieldViolations(error), []);
+    assert.deepEqual(fieldViolations(new TypeError("not a call")), []);
+    assert.deepEqual(fieldViolations(undefined), []);
   });
 });
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from .errors import InvalidArgument, PermissionDenied
+from .errors import InvalidArgument, PermissionDenied, quote
 from .names import namespace_problem
 
 
@@ -57,12 +57,12 @@ def authorize(principal: Principal, namespace: str, action: Action) -> Namespace
     access = principal.organizations.get(namespace)
     if access is None:
         raise PermissionDenied(
-            f"namespace '{namespace}' does not exist or you have no access to it; "
+            f"namespace {quote(namespace)} does not exist or you have no access to it; "
             "omit the namespace to use your own"
         )
     if action is Action.WRITE and access.role is not Role.OWNER:
         raise PermissionDenied(
-            f"you are a member of organization '{namespace}'; only its owners may "
+            f"you are a member of organization {quote(namespace)}; only its owners may "
             "create, update or delete its repositories"
         )
     return NamespaceGrant(namespace, access.organization_id)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from . import paging
 from .access import Action, Principal, authorize
+from .credentials import length_violations
 from .errors import FieldViolation, InvalidArgument
 from .names import parse_name
-from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore
+from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore, Signer
 from .resources import parse_registry_filter, repository_list_path
 
 
@@ -29,9 +30,10 @@ class Page:
 
 
 class RepositoryCatalog:
-    def __init__(self, store: RepositoryStore, cipher: Cipher) -> None:
+    def __init__(self, store: RepositoryStore, cipher: Cipher, signer: Signer) -> None:
         self._store = store
         self._cipher = cipher
+        self._signer = signer
 
     def get(self, principal: Principal, *, namespace: str, name: str) -> Repository:
         grant = authorize(principal, namespace, Action.READ)
@@ -55,6 +57,7 @@ class RepositoryCatalog:
             violations.append(
                 FieldViolation("password", "is required: the registry account's password")
             )
+        violations += length_violations(username=username, password=password)
         if violations:
             raise InvalidArgument(violations)
         credentials = EncryptedCredentials(
@@ -85,6 +88,7 @@ class RepositoryCatalog:
             violations.append(FieldViolation("username", "must not be empty when sent"))
         if password == "":
             violations.append(FieldViolation("password", "must not be empty when sent"))
+        violations += length_violations(username=username, password=password)
         if violations:
             raise InvalidArgument(violations)
         return await self._store.update_credentials(
@@ -118,7 +122,7 @@ class RepositoryCatalog:
             parse_name(name)
         cursor_filters = (name, host or "")
         request = paging.page_request(
-            limit=limit, offset=offset, cursor=cursor, filters=cursor_filters
+            limit=limit, offset=offset, cursor=cursor, filters=cursor_filters, signer=self._signer
         )
         rows, total = self._store.page(grant, request.window, host=host, name=name or None)
 
@@ -131,6 +135,7 @@ class RepositoryCatalog:
             last_name=rows[-1].name if rows else None,
             returned=len(rows),
             total=total,
+            signer=self._signer,
         )
         return Page(
             objects=rows,

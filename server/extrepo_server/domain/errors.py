@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How much of a caller's input an error message may quote. Messages travel back in
+# the grpc-message trailer (and over REST in the body): quoting a whole input there
+# once made a 1 MB filter's error too big to send at all.
+QUOTE_LIMIT = 64
+
+
+def quote(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """`value` for an error message: in quotes, at most `limit` characters of it and an
+    ellipsis after a cut, with characters that do not print (newlines, controls)
+    escaped so that a message stays one readable line."""
+    cut = value[:limit]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in cut)
+    return f"'{cut}...'" if len(value) > limit else f"'{cut}'"
+
 
 class DomainError(Exception):
     """Base of every error a caller can cause or be told about.

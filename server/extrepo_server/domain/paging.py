@@ -6,18 +6,30 @@ paths we hand out also carry a cursor: the name next to the page's edge, which t
 storage layer turns into a range scan on the (namespace, name) index. `offset` stays
 in the paths, so `meta.offset` is always right and clients that count pages by offset
 keep working; a plain `offset` without a cursor still works too, at the cost of a skip.
+
+A cursor comes back from callers, so nothing in it is trusted until it is checked:
+its length is bounded before anything decodes it, it is signed (ports.Signer:
+HMAC-SHA256 under a key every replica shares) and its signature is checked before
+its content is read, and the content is a fixed binary layout read with `struct`,
+never a general parser (a JSON cursor once let `1e999` or 100,000 nested brackets
+crash the call). It is opaque to callers, not secret: it holds a name they listed.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
-import json
+import hashlib
+import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .errors import FieldViolation, InvalidArgument
+from .names import MAX_NAME_LENGTH
+
+if TYPE_CHECKING:
+    from .ports import Signer
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
@@ -64,39 +76,86 @@ class PageRequest:
         return Window(self.limit, before=self.cursor.name)
 
 
-def encode_cursor(cursor: Cursor) -> str:
-    payload = {
-        "d": cursor.direction.value,
-        "n": cursor.name,
-        "o": cursor.offset,
-        "f": list(cursor.filters),
-    }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+# The signed payload, version 1: version, direction, offset, a digest of the
+# filters the cursor belongs to, the length of the edge name; then the name
+# (UTF-8), then the signer's tag. Big-endian, no padding.
+_VERSION = 1
+_HEADER = struct.Struct(">BBI16sB")
+_DIRECTIONS = {Direction.AFTER: 0, Direction.BEFORE: 1}
+_DIRECTION_OF = {code: direction for direction, code in _DIRECTIONS.items()}
+_MAX_OFFSET = 2**31 - 1  # ListRequest.offset is an int32
+# The longest cursor this service issues is about 400 characters (a 255-character
+# name and a 32-byte tag); anything longer is refused unread.
+MAX_CURSOR_LENGTH = 512
+
+_NOT_OURS = (
+    "is not a cursor this service issued, or was signed with a key it no longer has; "
+    "drop the cursor (list from the start, or by offset) and follow meta.next or "
+    "meta.previous unchanged"
+)
 
 
-def _decode_cursor(token: str) -> Cursor:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload = json.loads(raw)
-        cursor = Cursor(
-            direction=Direction(payload["d"]),
-            name=str(payload["n"]),
-            offset=int(payload["o"]),
-            filters=(str(payload["f"][0]), str(payload["f"][1])),
+def _filters_digest(filters: tuple[str, str]) -> bytes:
+    # The filters are bound by a digest: a fixed size whatever their length.
+    return hashlib.sha256("\0".join(filters).encode()).digest()[:16]
+
+
+def encode_cursor(cursor: Cursor, signer: Signer) -> str:
+    name = cursor.name.encode()
+    if len(name) > MAX_NAME_LENGTH or not 0 <= cursor.offset <= _MAX_OFFSET:
+        raise ValueError("a cursor's name or offset is out of range")  # names are validated
+    payload = (
+        _HEADER.pack(
+            _VERSION,
+            _DIRECTIONS[cursor.direction],
+            cursor.offset,
+            _filters_digest(cursor.filters),
+            len(name),
         )
-    except (binascii.Error, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InvalidArgument.single(
-            "cursor",
-            "is not a cursor this service issued; take it unchanged from meta.next or "
-            "meta.previous, or drop it",
-        ) from exc
-    if cursor.offset < 0:
-        raise InvalidArgument.single("cursor", "is damaged (negative offset); drop it")
-    return cursor
+        + name
+    )
+    return base64.urlsafe_b64encode(signer.sign(payload)).rstrip(b"=").decode()
 
 
-def page_request(*, limit: int, offset: int, cursor: str, filters: tuple[str, str]) -> PageRequest:
+def _refuse(description: str) -> InvalidArgument:
+    return InvalidArgument.single("cursor", description)
+
+
+def _decode_cursor(token: str, signer: Signer, filters: tuple[str, str]) -> Cursor:
+    if len(token) > MAX_CURSOR_LENGTH:
+        raise _refuse(
+            f"is {len(token)} characters long; cursors are at most {MAX_CURSOR_LENGTH}: "
+            "take it unchanged from meta.next or meta.previous, or drop it"
+        )
+    try:
+        raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
+    except ValueError:  # binascii.Error, or characters outside ASCII
+        raise _refuse(_NOT_OURS) from None
+    payload = signer.verify(raw)
+    if payload is None:
+        raise _refuse(_NOT_OURS)
+    # Signed by us: what follows reads a layout we wrote, checked all the same.
+    if len(payload) < _HEADER.size:
+        raise _refuse(_NOT_OURS)
+    version, direction, offset, digest, name_length = _HEADER.unpack_from(payload)
+    name = payload[_HEADER.size :]
+    if version != _VERSION or direction not in _DIRECTION_OF or len(name) != name_length:
+        raise _refuse("was issued by another version of this service; drop the cursor")
+    if digest != _filters_digest(filters):
+        raise _refuse(
+            "belongs to a listing with other filters; drop the cursor or keep the "
+            "name and registry filters it was issued with"
+        )
+    try:
+        decoded_name = name.decode()
+    except UnicodeDecodeError:
+        raise _refuse(_NOT_OURS) from None
+    return Cursor(_DIRECTION_OF[direction], decoded_name, offset, filters)
+
+
+def page_request(
+    *, limit: int, offset: int, cursor: str, filters: tuple[str, str], signer: Signer
+) -> PageRequest:
     """Validate the paging fields of a List request."""
     violations = []
     if limit == 0:
@@ -107,20 +166,13 @@ def page_request(*, limit: int, offset: int, cursor: str, filters: tuple[str, st
         violations.append(("offset", "must not be negative"))
     if violations:
         raise InvalidArgument([FieldViolation(f, d) for f, d in violations])
-    decoded = _decode_cursor(cursor) if cursor else None
-    if decoded is not None:
-        if decoded.filters != filters:
-            raise InvalidArgument.single(
-                "cursor",
-                "belongs to a listing with other filters; drop the cursor or keep the "
-                "name and registry filters it was issued with",
-            )
-        if decoded.offset != offset:
-            raise InvalidArgument.single(
-                "cursor",
-                f"was issued for offset {decoded.offset}, not {offset}; drop the cursor "
-                "to jump to another offset",
-            )
+    decoded = _decode_cursor(cursor, signer, filters) if cursor else None
+    if decoded is not None and decoded.offset != offset:
+        raise InvalidArgument.single(
+            "cursor",
+            f"was issued for offset {decoded.offset}, not {offset}; drop the cursor "
+            "to jump to another offset",
+        )
     return PageRequest(limit=limit, offset=offset, cursor=decoded)
 
 
@@ -140,6 +192,7 @@ def page_links(
     last_name: str | None,
     returned: int,
     total: int,
+    signer: Signer,
 ) -> PageLinks:
     """`meta.next` and `meta.previous` for a page, as `/api/...` paths that work when followed."""
     name_filter, registry_filter = query_filters
@@ -153,7 +206,7 @@ def page_links(
             params.append(("registry", registry_filter))
         params += [("limit", str(limit)), ("offset", str(new_offset))]
         if cursor is not None:
-            params.append(("cursor", encode_cursor(cursor)))
+            params.append(("cursor", encode_cursor(cursor, signer)))
         return f"{list_path}?{urlencode(params)}"
 
     next_path = None

@@ -114,6 +114,19 @@ class Cipher(Protocol):
         ...
 
 
+class Signer(Protocol):
+    """Signs what the service hands out and must know again when it comes back (list
+    cursors), under keys every replica shares (security.cursors.CursorSigner)."""
+
+    def sign(self, payload: bytes) -> bytes:
+        """`payload` followed by its signature."""
+        ...
+
+    def verify(self, signed: bytes) -> bytes | None:
+        """The payload of `signed` if a key of the service signed it, else None."""
+        ...
+
+
 @dataclass(frozen=True)
 class KeyOwner:
     """What authentication needs to know about the user an API key id names."""

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NotFound, Unavailable
+from ..domain.errors import AlreadyExists, NotFound, Unavailable, quote
+from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
@@ -57,7 +58,12 @@ def _record(namespace: str, row: tuple) -> Repository:
 
 
 def _not_found(name: str) -> NotFound:
-    return NotFound(f"repository '{name}' not found")
+    return NotFound(f"repository {_quoted(name)} not found")
+
+
+def _quoted(name: str) -> str:
+    # Names reach storage validated (at most MAX_NAME_LENGTH): quoted whole, escaped.
+    return quote(name, MAX_NAME_LENGTH)
 
 
 def _host_range(host: str) -> tuple[str, str]:
@@ -260,7 +266,7 @@ class RepositoryStore:
             duplicate_key_as(
                 self._engine,
                 lambda: AlreadyExists(
-                    f"repository '{name}' is already registered in this namespace"
+                    f"repository {_quoted(name)} is already registered in this namespace"
                 ),
             ),
             refuse_unknown_key(self._engine, credentials.key_id),
@@ -360,7 +366,7 @@ class RepositoryStore:
                 # (a rotation, or a replica with the next key), and a restart brings it.
                 field = kept.removesuffix("_encrypted")
                 raise Unavailable(
-                    f"this server cannot keep the stored {field} of '{name}' yet (it is "
+                    f"this server cannot keep the stored {field} of {_quoted(name)} yet (it is "
                     "encrypted with a newer key); retry shortly, or send both username "
                     "and password"
                 )

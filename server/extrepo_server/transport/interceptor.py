@@ -5,6 +5,12 @@ named open when the interceptor is made (health and reflection, as probes and
 grpcurl expect): a service added later is closed unless someone opens it on
 purpose. Wrapped handlers are built once per method and reused, so the per-call
 cost is one dictionary lookup plus the work itself.
+
+Requests reach the wrapped handlers as bytes and are parsed inside them: grpc's own
+deserialization runs before any interceptor code, where a corrupt body became
+UNKNOWN with the parser's exception class in the answer and a traceback in the log.
+Parsed here, after authentication, it is INVALID_ARGUMENT with a plain message and
+the call's one log line; parsing costs what it cost in grpc.
 """
 
 from __future__ import annotations
@@ -25,6 +31,15 @@ current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("c
 
 call_log = logging.getLogger("extrepo.call")
 error_log = logging.getLogger("extrepo.error")
+
+MALFORMED_REQUEST = (
+    "the request is not a valid protocol buffers encoding of this method's request "
+    "message (corrupt or truncated); send it with a generated client or stub"
+)
+
+
+def _as_is(request: bytes) -> bytes:
+    return request
 
 
 def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
@@ -54,25 +69,29 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if cached is not None and cached[0] is handler:
             return cached[1]
         authenticated = service_of(method) not in self._open_services
+        parse = handler.request_deserializer or _as_is
         if handler.unary_unary is not None:
             wrapped = grpc.unary_unary_rpc_method_handler(
-                self._wrap(method, handler.unary_unary, authenticated=authenticated),
-                request_deserializer=handler.request_deserializer,
+                self._wrap(method, handler.unary_unary, parse, authenticated=authenticated),
+                request_deserializer=None,  # bytes: parsed in the call
                 response_serializer=handler.response_serializer,
             )
-        elif authenticated:
-            wrapped = self._authenticate_stream(handler)
         else:
-            wrapped = handler  # open streaming calls (health Watch, reflection) pass untouched
+            wrapped = self._wrap_stream(method, handler, parse, authenticated=authenticated)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
     def _wrap(
-        self, method: str, behavior: Callable[..., Awaitable], *, authenticated: bool
+        self,
+        method: str,
+        behavior: Callable[..., Awaitable],
+        parse: Callable[[bytes], object],
+        *,
+        authenticated: bool,
     ) -> Callable[..., Awaitable]:
         authenticate = self._authenticator.authenticate
 
-        async def call(request, context: grpc.aio.ServicerContext):
+        async def call(body: bytes, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
             caller = "-"
             code = grpc.StatusCode.OK
@@ -81,12 +100,18 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     principal = authenticate(_metadata_value(context, "authorization"))
                     caller = principal.username
                     current_principal.set(principal)
+                try:
+                    request = parse(body)
+                except Exception:  # whatever the parser raises, the bytes were the caller's
+                    code = grpc.StatusCode.INVALID_ARGUMENT
+                    await _abort(context, code, MALFORMED_REQUEST, None)
                 return await behavior(request, context)
             except DomainError as error:
                 code = status_code_of(error)
                 await _abort(context, code, error.message, error)
             except grpc.aio.AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
+                if code is grpc.StatusCode.OK:  # aborted by the servicer itself
+                    code = context.code() or grpc.StatusCode.UNKNOWN
                 raise
             except Exception:
                 code = grpc.StatusCode.INTERNAL
@@ -106,24 +131,54 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         return call
 
-    def _authenticate_stream(self, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        """A streaming handler that authenticates before it starts. None of extrepo's
-        own services streams yet; this keeps a streaming RPC added later from being
-        served to anyone."""
+    def _wrap_stream(
+        self,
+        method: str,
+        handler: grpc.RpcMethodHandler,
+        parse: Callable[[bytes], object],
+        *,
+        authenticated: bool,
+    ) -> grpc.RpcMethodHandler:
+        """A streaming handler that authenticates (unless its service is open) before
+        it starts, and parses its requests itself. None of extrepo's own services
+        streams yet; health's Watch and reflection do. Authentication keeps a
+        streaming RPC added later from being served to anyone. A servicer that reads
+        with context.read() instead of its request iterator gets bytes."""
         authenticate = self._authenticator.authenticate
 
         async def check(context: grpc.aio.ServicerContext) -> None:
+            if not authenticated:
+                return
             try:
                 current_principal.set(authenticate(_metadata_value(context, "authorization")))
             except DomainError as error:
                 await _abort(context, status_code_of(error), error.message, error)
 
-        def guarded(behavior, *, streams_out: bool):
+        async def parsed(body: bytes, context: grpc.aio.ServicerContext):
+            try:
+                return parse(body)
+            except Exception:  # whatever the parser raises, the bytes were the caller's
+                call_log.info(
+                    "malformed request",
+                    extra={"method": method, "code": "INVALID_ARGUMENT", "peer": context.peer()},
+                )
+                await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, MALFORMED_REQUEST, None)
+
+        async def parsed_stream(bodies, context: grpc.aio.ServicerContext):
+            async for body in bodies:
+                yield await parsed(body, context)
+
+        def guarded(behavior, *, streams_in: bool, streams_out: bool):
+            async def requests(request_or_iterator, context):
+                if streams_in:
+                    return parsed_stream(request_or_iterator, context)
+                return await parsed(request_or_iterator, context)
+
             if streams_out:
 
                 async def stream_out(request_or_iterator, context):
                     await check(context)
-                    responses = behavior(request_or_iterator, context)
+                    responses = behavior(await requests(request_or_iterator, context), context)
                     if hasattr(responses, "__aiter__"):
                         async for response in responses:
                             yield response
@@ -134,21 +189,21 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
             async def single_out(request_iterator, context):
                 await check(context)
-                return await behavior(request_iterator, context)
+                return await behavior(await requests(request_iterator, context), context)
 
             return single_out
 
         kinds = {
-            "unary_stream": grpc.unary_stream_rpc_method_handler,
-            "stream_unary": grpc.stream_unary_rpc_method_handler,
-            "stream_stream": grpc.stream_stream_rpc_method_handler,
+            "unary_stream": (grpc.unary_stream_rpc_method_handler, False),
+            "stream_unary": (grpc.stream_unary_rpc_method_handler, True),
+            "stream_stream": (grpc.stream_stream_rpc_method_handler, True),
         }
-        for kind, make in kinds.items():
+        for kind, (make, streams_in) in kinds.items():
             behavior = getattr(handler, kind)
             if behavior is not None:
                 return make(
-                    guarded(behavior, streams_out=kind != "stream_unary"),
-                    request_deserializer=handler.request_deserializer,
+                    guarded(behavior, streams_in=streams_in, streams_out=kind != "stream_unary"),
+                    request_deserializer=None,  # bytes: parsed in the call
                     response_serializer=handler.response_serializer,
                 )
         raise ValueError("a method handler with no behaviour")

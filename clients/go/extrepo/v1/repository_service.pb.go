@@ -17,7 +17,13 @@
 //
 // Errors carry a `google.rpc.Status` in the `grpc-status-details-bin` trailer;
 // INVALID_ARGUMENT comes with a `google.rpc.BadRequest` holding one field
-// violation for each field that is wrong.
+// violation for each field that is wrong. A message quotes at most the first
+// 64 characters of an input. A request that is not a valid encoding of its
+// message is INVALID_ARGUMENT too.
+//
+// Limits, in characters: a namespace 1-39, a repository name 255, a registry
+// host 253, a `registry` filter 316, a `cursor` 512, a `username` 1,024 and a
+// `password` 32,768 (long registry tokens and JSON keys are a few KB).
 //
 // Names, as the API grows beyond this first service:
 // - RepositoryService keeps its short names (`Get`, `GetRequest`,
@@ -199,7 +205,8 @@ func (x *Repository) GetUpdateTime() *timestamppb.Timestamp {
 // GetRequest names the repository to return.
 type GetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The namespace to look in; empty means the caller's own.
+	// The namespace to look in; empty means the caller's own. A namespace is
+	// 1-39 lowercase letters, digits, `-` or `_`.
 	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// The repository's full name, e.g. `registry.local/user1/image1`.
 	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
@@ -308,10 +315,11 @@ type UpdateRequest struct {
 	// changed. Over REST the name in the path wins over one in the body.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// The new username for the third-party registry; not sent keeps the stored
-	// one. Sent, it must not be empty. Never returned.
+	// one. Sent, it must not be empty; at most 1,024 characters. Never returned.
 	Username *string `protobuf:"bytes,3,opt,name=username,proto3,oneof" json:"username,omitempty"`
-	// The new password for the third-party registry; not sent keeps the stored
-	// one. Sent, it must not be empty. Never returned.
+	// The new password (or token, or key) for the third-party registry; not
+	// sent keeps the stored one. Sent, it must not be empty; at most 32,768
+	// characters. Never returned.
 	Password      *string `protobuf:"bytes,4,opt,name=password,proto3,oneof" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -524,7 +532,8 @@ type ListRequest struct {
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Filter: only repositories hosted on this registry, given as the
 	// registry's resource URI (`/api/repo/v1/{namespace}/registry/{host}/`) or
-	// as the bare host (`my.registry.com`, `localhost:5000`).
+	// as the bare host (`my.registry.com`, `localhost:5000`); at most 316
+	// characters (a host at most 253).
 	Registry string `protobuf:"bytes,3,opt,name=registry,proto3" json:"registry,omitempty"`
 	// The largest number of repositories in the page: 1 to 100; 0 means the
 	// default, 25.
@@ -535,7 +544,9 @@ type ListRequest struct {
 	Offset int32 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
 	// An opaque position taken from `meta.next` or `meta.previous`; it makes a
 	// page cost the same however deep it is. It belongs to the filters and the
-	// offset it was issued with.
+	// offset it was issued with, and it is signed: send it unchanged. At most
+	// 512 characters. Any replica of the service accepts it until the key it
+	// was signed with is dropped from the service's keys.
 	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -761,11 +772,11 @@ type CreateRequest struct {
 	// The repository's full name, e.g. `registry.local/user1/image1` or
 	// `localhost:5000/team/app`; see `Repository.name` for the rules.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	// The username to authenticate with the third-party registry. Never
-	// returned.
+	// The username to authenticate with the third-party registry; at most 1,024
+	// characters. Never returned.
 	Username string `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
-	// The password to authenticate with the third-party registry. Stored
-	// encrypted; never returned.
+	// The password (or token, or key) to authenticate with the third-party
+	// registry; at most 32,768 characters. Stored encrypted; never returned.
 	Password      string `protobuf:"bytes,4,opt,name=password,proto3" json:"password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

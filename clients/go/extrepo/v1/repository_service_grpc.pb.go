@@ -17,7 +17,13 @@
 //
 // Errors carry a `google.rpc.Status` in the `grpc-status-details-bin` trailer;
 // INVALID_ARGUMENT comes with a `google.rpc.BadRequest` holding one field
-// violation for each field that is wrong.
+// violation for each field that is wrong. A message quotes at most the first
+// 64 characters of an input. A request that is not a valid encoding of its
+// message is INVALID_ARGUMENT too.
+//
+// Limits, in characters: a namespace 1-39, a repository name 255, a registry
+// host 253, a `registry` filter 316, a `cursor` 512, a `username` 1,024 and a
+// `password` 32,768 (long registry tokens and JSON keys are a few KB).
 //
 // Names, as the API grows beyond this first service:
 // - RepositoryService keeps its short names (`Get`, `GetRequest`,
@@ -116,8 +122,8 @@ type RepositoryServiceClient interface {
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-	// malformed name, an empty username or password, or neither sent),
-	// NOT_FOUND (no repository of that name in the namespace).
+	// malformed name, an empty or too long username or password, or neither
+	// sent), NOT_FOUND (no repository of that name in the namespace).
 	Update(ctx context.Context, in *UpdateRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
 	// Delete removes a repository and its stored credentials. The repository on
 	// the third-party registry itself is not touched.
@@ -131,15 +137,16 @@ type RepositoryServiceClient interface {
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
 	// of range, a negative offset, a malformed filter, or a cursor that does not
-	// belong to this listing).
+	// belong to this listing, was altered, or was signed with a key the service
+	// no longer has).
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Create registers a repository of a third-party registry with the
 	// credentials to pull from it.
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-	// write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-	// or password), ALREADY_EXISTS (a repository of that name is already
-	// registered in the namespace).
+	// write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+	// long username or password), ALREADY_EXISTS (a repository of that name is
+	// already registered in the namespace).
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (*CreateResponse, error)
 }
 
@@ -227,8 +234,8 @@ type RepositoryServiceServer interface {
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-	// malformed name, an empty username or password, or neither sent),
-	// NOT_FOUND (no repository of that name in the namespace).
+	// malformed name, an empty or too long username or password, or neither
+	// sent), NOT_FOUND (no repository of that name in the namespace).
 	Update(context.Context, *UpdateRequest) (*UpdateResponse, error)
 	// Delete removes a repository and its stored credentials. The repository on
 	// the third-party registry itself is not touched.
@@ -242,15 +249,16 @@ type RepositoryServiceServer interface {
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
 	// of range, a negative offset, a malformed filter, or a cursor that does not
-	// belong to this listing).
+	// belong to this listing, was altered, or was signed with a key the service
+	// no longer has).
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Create registers a repository of a third-party registry with the
 	// credentials to pull from it.
 	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-	// write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-	// or password), ALREADY_EXISTS (a repository of that name is already
-	// registered in the namespace).
+	// write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+	// long username or password), ALREADY_EXISTS (a repository of that name is
+	// already registered in the namespace).
 	Create(context.Context, *CreateRequest) (*CreateResponse, error)
 	mustEmbedUnimplementedRepositoryServiceServer()
 }

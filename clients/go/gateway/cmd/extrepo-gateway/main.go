@@ -3,6 +3,7 @@
 //
 //	extrepo-gateway [-listen 127.0.0.1:8080] [-grpc-address 127.0.0.1:50051] [-port-file FILE]
 //	extrepo-gateway -wait-healthy http://127.0.0.1:8080 [-wait-timeout 30s]
+//	extrepo-gateway -version
 //
 // Each flag has an environment variable, read when the flag is not given:
 // EXTREPO_GATEWAY_ADDRESS for -listen and EXTREPO_ADDRESS (the variable the
@@ -29,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	extrepo "github.com/extrepo/extrepo/clients/go"
 	"github.com/extrepo/extrepo/clients/go/gateway"
 )
 
@@ -58,7 +60,12 @@ func run() error {
 	waitURL := flag.String("wait-healthy", "",
 		"do not serve: wait until the gateway at this base URL is healthy, then exit 0 (1 after -wait-timeout)")
 	waitTimeout := flag.Duration("wait-timeout", 30*time.Second, "how long -wait-healthy waits")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("extrepo-gateway", extrepo.Version)
+		return nil
+	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}

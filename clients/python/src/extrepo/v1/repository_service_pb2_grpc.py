@@ -100,8 +100,8 @@ class RepositoryServiceServicer:
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-        malformed name, an empty username or password, or neither sent),
-        NOT_FOUND (no repository of that name in the namespace).
+        malformed name, an empty or too long username or password, or neither
+        sent), NOT_FOUND (no repository of that name in the namespace).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -125,7 +125,8 @@ class RepositoryServiceServicer:
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
         of range, a negative offset, a malformed filter, or a cursor that does not
-        belong to this listing).
+        belong to this listing, was altered, or was signed with a key the service
+        no longer has).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,9 +137,9 @@ class RepositoryServiceServicer:
         credentials to pull from it.
 
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-        write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-        or password), ALREADY_EXISTS (a repository of that name is already
-        registered in the namespace).
+        write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+        long username or password), ALREADY_EXISTS (a repository of that name is
+        already registered in the namespace).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -17,7 +17,13 @@
 //
 // Errors carry a `google.rpc.Status` in the `grpc-status-details-bin` trailer;
 // INVALID_ARGUMENT comes with a `google.rpc.BadRequest` holding one field
-// violation for each field that is wrong.
+// violation for each field that is wrong. A message quotes at most the first
+// 64 characters of an input. A request that is not a valid encoding of its
+// message is INVALID_ARGUMENT too.
+//
+// Limits, in characters: a namespace 1-39, a repository name 255, a registry
+// host 253, a `registry` filter 316, a `cursor` 512, a `username` 1,024 and a
+// `password` 32,768 (long registry tokens and JSON keys are a few KB).
 //
 // Names, as the API grows beyond this first service:
 // - RepositoryService keeps its short names (`Get`, `GetRequest`,
@@ -158,7 +164,8 @@ export const RepositorySchema: GenMessage<Repository> = /*@__PURE__*/
  */
 export type GetRequest = Message<"extrepo.v1.GetRequest"> & {
   /**
-   * The namespace to look in; empty means the caller's own.
+   * The namespace to look in; empty means the caller's own. A namespace is
+   * 1-39 lowercase letters, digits, `-` or `_`.
    *
    * @generated from field: string namespace = 1;
    */
@@ -225,15 +232,16 @@ export type UpdateRequest = Message<"extrepo.v1.UpdateRequest"> & {
 
   /**
    * The new username for the third-party registry; not sent keeps the stored
-   * one. Sent, it must not be empty. Never returned.
+   * one. Sent, it must not be empty; at most 1,024 characters. Never returned.
    *
    * @generated from field: optional string username = 3;
    */
   username?: string | undefined;
 
   /**
-   * The new password for the third-party registry; not sent keeps the stored
-   * one. Sent, it must not be empty. Never returned.
+   * The new password (or token, or key) for the third-party registry; not
+   * sent keeps the stored one. Sent, it must not be empty; at most 32,768
+   * characters. Never returned.
    *
    * @generated from field: optional string password = 4;
    */
@@ -336,7 +344,8 @@ export type ListRequest = Message<"extrepo.v1.ListRequest"> & {
   /**
    * Filter: only repositories hosted on this registry, given as the
    * registry's resource URI (`/api/repo/v1/{namespace}/registry/{host}/`) or
-   * as the bare host (`my.registry.com`, `localhost:5000`).
+   * as the bare host (`my.registry.com`, `localhost:5000`); at most 316
+   * characters (a host at most 253).
    *
    * @generated from field: string registry = 3;
    */
@@ -362,7 +371,9 @@ export type ListRequest = Message<"extrepo.v1.ListRequest"> & {
   /**
    * An opaque position taken from `meta.next` or `meta.previous`; it makes a
    * page cost the same however deep it is. It belongs to the filters and the
-   * offset it was issued with.
+   * offset it was issued with, and it is signed: send it unchanged. At most
+   * 512 characters. Any replica of the service accepts it until the key it
+   * was signed with is dropped from the service's keys.
    *
    * @generated from field: string cursor = 6;
    */
@@ -478,16 +489,16 @@ export type CreateRequest = Message<"extrepo.v1.CreateRequest"> & {
   name: string;
 
   /**
-   * The username to authenticate with the third-party registry. Never
-   * returned.
+   * The username to authenticate with the third-party registry; at most 1,024
+   * characters. Never returned.
    *
    * @generated from field: string username = 3;
    */
   username: string;
 
   /**
-   * The password to authenticate with the third-party registry. Stored
-   * encrypted; never returned.
+   * The password (or token, or key) to authenticate with the third-party
+   * registry; at most 32,768 characters. Stored encrypted; never returned.
    *
    * @generated from field: string password = 4;
    */
@@ -558,8 +569,8 @@ export const RepositoryService: GenService<{
    *
    * Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
    * write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
-   * malformed name, an empty username or password, or neither sent),
-   * NOT_FOUND (no repository of that name in the namespace).
+   * malformed name, an empty or too long username or password, or neither
+   * sent), NOT_FOUND (no repository of that name in the namespace).
    *
    * @generated from rpc extrepo.v1.RepositoryService.Update
    */
@@ -589,7 +600,8 @@ export const RepositoryService: GenService<{
    *
    * Errors: UNAUTHENTICATED, PERMISSION_DENIED, INVALID_ARGUMENT (a limit out
    * of range, a negative offset, a malformed filter, or a cursor that does not
-   * belong to this listing).
+   * belong to this listing, was altered, or was signed with a key the service
+   * no longer has).
    *
    * @generated from rpc extrepo.v1.RepositoryService.List
    */
@@ -603,9 +615,9 @@ export const RepositoryService: GenService<{
    * credentials to pull from it.
    *
    * Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
-   * write), INVALID_ARGUMENT (a missing or malformed name, a missing username
-   * or password), ALREADY_EXISTS (a repository of that name is already
-   * registered in the namespace).
+   * write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
+   * long username or password), ALREADY_EXISTS (a repository of that name is
+   * already registered in the namespace).
    *
    * @generated from rpc extrepo.v1.RepositoryService.Create
    */

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.Timestamp;
-import io.extrepo.client.examples.Quickstart;
 import io.extrepo.v1.CreateRequest;
 import io.extrepo.v1.DeleteRequest;
 import io.extrepo.v1.GetRequest;
@@ -157,17 +156,11 @@ class RepositoryServiceTest {
   }
 
   @Test
-  void quickstartRuns() throws InterruptedException {
-    // The README's example, run as it is written, against the same server.
-    Quickstart.main(new String[0]);
-  }
-
-  @Test
   void readmeShowsTheQuickstartVerbatim() throws IOException {
     String readme = Files.readString(Path.of("README.md"), StandardCharsets.UTF_8);
     String example =
         Files.readString(
-            Path.of("src/main/java/io/extrepo/client/examples/Quickstart.java"),
+            Path.of("examples/quickstart/src/main/java/io/extrepo/examples/Quickstart.java"),
             StandardCharsets.UTF_8);
     assertTrue(
         readme.contains("```java\n" + example + "```"),

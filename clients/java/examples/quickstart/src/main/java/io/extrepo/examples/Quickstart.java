@@ -1,11 +1,13 @@
-package io.extrepo.client.examples;
+package io.extrepo.examples;
 
+import com.google.rpc.BadRequest;
 import io.extrepo.client.BasicCredentials;
+import io.extrepo.client.FieldViolations;
+import io.extrepo.client.Listings;
 import io.extrepo.v1.CreateRequest;
 import io.extrepo.v1.DeleteRequest;
 import io.extrepo.v1.GetRequest;
 import io.extrepo.v1.ListRequest;
-import io.extrepo.v1.ListResponse;
 import io.extrepo.v1.Repository;
 import io.extrepo.v1.RepositoryServiceGrpc;
 import io.extrepo.v1.UpdateRequest;
@@ -16,13 +18,17 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.util.concurrent.TimeUnit;
 
-/** Connects with Basic credentials, then creates, gets, lists, updates and deletes a repository. */
+/**
+ * Connects with Basic credentials, then creates, gets, lists, updates and deletes a repository,
+ * and handles a NOT_FOUND and an INVALID_ARGUMENT.
+ */
 public final class Quickstart {
   public static void main(String[] args) throws InterruptedException {
     String address = System.getenv().getOrDefault("EXTREPO_ADDRESS", "127.0.0.1:50051");
     String username = System.getenv().getOrDefault("EXTREPO_USERNAME", "alice");
     String apiKey = System.getenv().getOrDefault("EXTREPO_API_KEY", "");
 
+    // Plaintext, as `extrepo-server serve` listens; TlsChannelCredentials.create() for TLS.
     ManagedChannel channel =
         Grpc.newChannelBuilder(address, InsecureChannelCredentials.create()).build();
     try {
@@ -45,12 +51,11 @@ public final class Quickstart {
       Repository got = client.get(GetRequest.newBuilder().setName(name).build()).getRepository();
       System.out.println("got " + got.getName() + " in_use: " + got.getInUse());
 
-      ListResponse page = client.list(ListRequest.newBuilder().setName(name).build());
-      System.out.println(
-          "listed "
-              + page.getMeta().getTotalCount()
-              + " "
-              + page.getObjectsList().stream().map(Repository::getName).toList());
+      // Every repository on registry.local, page after page.
+      ListRequest onRegistry = ListRequest.newBuilder().setRegistry("registry.local").build();
+      for (Repository repo : Listings.all(client, onRegistry)) {
+        System.out.println("listed " + repo.getName());
+      }
 
       // Only the password changes: the username is not set, so it is kept.
       Repository updated =
@@ -69,6 +74,15 @@ public final class Quickstart {
           throw e;
         }
         System.out.println("not found after delete, as expected");
+      }
+
+      // A request with mistakes: each wrong field is named.
+      try {
+        client.create(CreateRequest.newBuilder().setName("ubuntu:latest").build());
+      } catch (StatusRuntimeException e) {
+        for (BadRequest.FieldViolation v : FieldViolations.of(e)) {
+          System.out.println("invalid " + v.getField() + ": " + v.getDescription());
+        }
       }
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
