@@ -61,6 +61,9 @@ func (b *backend) callCount() int {
 }
 
 func (b *backend) Get(ctx context.Context, _ *extrepov1.GetRequest) (*extrepov1.GetResponse, error) {
+	// Metadata of the server's own, which a REST client must not see.
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-backend-header", "inside"))
+	_ = grpc.SetTrailer(ctx, metadata.Pairs("x-backend-trailer", "inside"))
 	if err := b.record(ctx); err != nil {
 		return nil, err
 	}

@@ -109,6 +109,7 @@ func (e *errorWriter) write(w http.ResponseWriter, r *http.Request, httpStatus i
 const (
 	unavailableMessage = "service unavailable; try again later"
 	internalMessage    = "internal error"
+	exhaustedMessage   = "the request exceeds a limit of the service"
 )
 
 // libraryText matches status messages written by the gRPC libraries (the
@@ -130,10 +131,14 @@ func publicMessage(s *status.Status) string {
 	case codes.Internal, codes.Unknown, codes.DataLoss:
 		return internalMessage
 	}
-	if libraryText.MatchString(s.Message()) {
-		return strings.ToLower(http.StatusText(runtime.HTTPStatusFromCode(s.Code())))
+	if !libraryText.MatchString(s.Message()) {
+		return s.Message()
 	}
-	return s.Message()
+	if s.Code() == codes.ResourceExhausted {
+		// grpc core's limits on metadata or message sizes: no rate limit.
+		return exhaustedMessage
+	}
+	return strings.ToLower(http.StatusText(runtime.HTTPStatusFromCode(s.Code())))
 }
 
 // retryAfter is the Retry-After value, in whole seconds, of a status that

@@ -88,7 +88,7 @@ func TestResourceExhaustedShowsNoMetadata(t *testing.T) {
 			t.Errorf("the body shows %q: %s", leak, raw)
 		}
 	}
-	if body.Error != "too many requests" || body.Code != int32(codes.ResourceExhausted) {
+	if body.Error != exhaustedMessage || body.Code != int32(codes.ResourceExhausted) {
 		t.Errorf("body %+v", body)
 	}
 	if !strings.Contains(f.log.String(), "received metadata size exceeds soft limit") {

@@ -117,8 +117,10 @@ func NewServeMux(health healthpb.HealthClient, routes Routes, logger *slog.Logge
 		runtime.WithDisablePathLengthFallback(),
 		// The gRPC response headers (content-type, grpc-accept-encoding)
 		// say nothing to a REST client; grpc-gateway would forward them as
-		// Grpc-Metadata-* headers.
-		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		// Grpc-Metadata-* headers, and the trailers as Grpc-Trailer-* HTTP
+		// trailers to a client that sends "TE: trailers".
+		runtime.WithOutgoingHeaderMatcher(noHeaders),
+		runtime.WithOutgoingTrailerMatcher(noHeaders),
 	}
 	if health != nil {
 		opts = append(opts, runtime.WithHealthEndpointAt(health, HealthPath))
@@ -137,16 +139,17 @@ func Wrap(mux http.Handler, logger *slog.Logger, opts ...Option) http.Handler {
 	for _, opt := range opts {
 		opt(&o)
 	}
+	errs := &errorWriter{logger: logger}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == OpenAPIPath {
-			serveOpenAPI(w, r)
+			serveOpenAPI(w, r, errs)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		mux.ServeHTTP(w, r)
 	})
 	h = stripTrailingSlash(h)
-	h = checkRequest(h, &errorWriter{logger: logger})
+	h = checkRequest(h, errs)
 	h = withCORS(h, o.corsOrigins)
 	return accessLog(h, logger)
 }

@@ -4,6 +4,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Authorization reaches the server once, as `authorization`, and no other
@@ -120,6 +123,23 @@ func TestInvalidUTF8Is400(t *testing.T) {
 			body = decodeError(t, raw)
 			if body.Code != 3 || !(strings.Contains(body.Error, "UTF-8") || strings.Contains(body.Error, "malformed query")) {
 				t.Errorf("%s: %s", p, raw)
+			}
+		}
+	}
+}
+
+// The server's response metadata reaches no REST client, as headers or as
+// trailers, on success or error.
+func TestNoResponseMetadataIsForwarded(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, reply := range []error{nil, status.Error(codes.NotFound, "no such repository")} {
+		f.backend.setReply(reply)
+		resp, raw := request(t, "GET", f.url+itemPath, "", map[string]string{"TE": "trailers"})
+		for _, h := range []http.Header{resp.Header, resp.Trailer} {
+			for k, v := range h {
+				if strings.HasPrefix(strings.ToLower(k), "grpc-") || strings.Contains(strings.Join(v, ""), "inside") {
+					t.Errorf("%v: forwarded %s: %q (%s)", reply, k, v, raw)
+				}
 			}
 		}
 	}
