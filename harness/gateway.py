@@ -3,7 +3,9 @@
 `start_gateway(grpc_address)` builds the binary with `go build` (a no-op when
 the Go build cache is warm, and never a stale binary), starts it with port 0
 and a port file, waits until its /healthz says the gRPC server is serving, and
-returns the base URL and a function that stops it.
+returns the base URL and a function that stops it. Its other settings
+(`-cors-origins`, `-read-timeout`, ...) are given as `args`, or as `env`
+(EXTREPO_GATEWAY_*): the caller's own EXTREPO_* variables never reach it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,18 +67,27 @@ def wait_healthy(base_url: str, deadline: float, process: subprocess.Popen | Non
 
 
 def start_gateway(
-    grpc_address: str, *, log_path: Path | None = None
+    grpc_address: str,
+    *,
+    log_path: Path | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    wait: bool = True,
 ) -> tuple[str, Callable[[], int]]:
     """Start the gateway in front of `grpc_address`; returns (base_url, stop).
 
     stop() sends SIGTERM (a graceful stop) and returns the exit code. The
     gateway's access log goes to `log_path` (a temporary file by default).
+    `args` are more flags, `env` more environment variables. With
+    `wait=False` it returns once the gateway listens, without waiting for the
+    gRPC server to be healthy (for a gateway in front of no server).
     """
     binary = build_gateway()
     workdir = Path(tempfile.mkdtemp(prefix="extrepo-gateway-"))
     port_file = workdir / "port"
     log_path = log_path or workdir / "gateway.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXTREPO_")}
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("EXTREPO_")}
+    child_env.update(env or {})
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [
@@ -87,10 +98,11 @@ def start_gateway(
                 grpc_address,
                 "-port-file",
                 str(port_file),
+                *args,
             ],
             stdout=log,
             stderr=log,
-            env=env,
+            env=child_env,
         )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
 
@@ -111,7 +123,8 @@ def start_gateway(
                 raise TimeoutError(f"gateway did not start:\n{log_path.read_text()}")
             time.sleep(0.02)
         base_url = f"http://127.0.0.1:{int(port_file.read_text())}"
-        wait_healthy(base_url, deadline, process)
+        if wait:
+            wait_healthy(base_url, deadline, process)
     except BaseException:
         stop()
         raise

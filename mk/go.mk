@@ -18,6 +18,11 @@ GO_DIR := clients/go
 GATEWAY_DIR := $(GO_DIR)/gateway
 # The routing test's test-only proto (see its buf.gen.yaml).
 ROUTETEST_DIR := $(GATEWAY_DIR)/internal/routetest
+# The gateway's own proto (its REST error body, for the OpenAPI description
+# only) and the workspace its OpenAPI run and its lint see: no module of
+# buf.yaml, so the other clients and buf breaking never see it.
+GATEWAY_PROTO := $(GATEWAY_DIR)/proto
+GATEWAY_WORKSPACE := {"version": "v2", "modules": [{"path": "proto"}, {"path": "$(GATEWAY_PROTO)"}, {"path": "$(PROTO_DEPS)"}], "lint": {"use": ["STANDARD"], "ignore": ["proto", "$(PROTO_DEPS)"]}}
 GO_BIN := $(TOOLS_DIR)/bin
 GATEWAY_BIN := build/extrepo-gateway
 # Where `make run` serves; both can be overridden: make run EXTREPO_GATEWAY_ADDRESS=127.0.0.1:9090
@@ -39,13 +44,15 @@ $(GO_BIN)/.go-plugins: $(GO_DIR)/tools/go.mod $(GO_DIR)/tools/go.sum
 	touch $@
 
 # Every output directory is removed first, so that code of a removed proto
-# does not linger. The routing test's proto is no module of buf.yaml (lint,
+# does not linger. The OpenAPI description has its own template: its one
+# plugin run reads proto/ and the gateway's error body together. The routing test's proto is no module of buf.yaml (lint,
 # breaking, the other clients and the OpenAPI file must not see it): --config
 # gives buf a workspace of it and the google/api protos for this run only.
 .PHONY: generate-go
 generate-go: $(BUF) $(PROTO_DEPS)/.copied $(GO_BIN)/.go-plugins
 	rm -rf $(GO_DIR)/extrepo $(GATEWAY_DIR)/internal/gen $(GATEWAY_DIR)/openapi $(ROUTETEST_DIR)/gen
 	$(BUF) generate --template buf.gen.go.yaml
+	$(BUF) generate --template $(GATEWAY_DIR)/buf.gen.openapi.yaml --config '$(GATEWAY_WORKSPACE)'
 	$(BUF) generate --template $(ROUTETEST_DIR)/buf.gen.yaml \
 	  --config '{"version": "v2", "modules": [{"path": "$(ROUTETEST_DIR)/proto"}, {"path": "$(PROTO_DEPS)"}]}'
 
@@ -55,10 +62,13 @@ $(GATEWAY_BIN): $(GO_SOURCES)
 .PHONY: build-gateway
 build-gateway: $(GATEWAY_BIN) ## build the REST gateway into build/extrepo-gateway
 
-# `./...` stops at a nested go.mod, so each module is vetted on its own;
+# The gateway's own proto is linted in its workspace (buf STANDARD, as
+# proto/). `./...` stops at a nested go.mod, so each module is vetted on its own;
 # gofmt walks the whole tree.
 .PHONY: lint-go
-lint-go:
+lint-go: $(BUF) $(PROTO_DEPS)/.copied
+	$(BUF) lint --config '$(GATEWAY_WORKSPACE)'
+	$(BUF) format --diff --exit-code $(GATEWAY_PROTO)
 	$(GO) -C $(GO_DIR) vet ./...
 	$(GO) -C $(GATEWAY_DIR) vet ./...
 	@out=$$(gofmt -l $(GO_DIR)); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi

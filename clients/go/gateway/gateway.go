@@ -2,7 +2,9 @@
 // from the google.api.http rules of the services listed in services.go,
 // wrapped so that it answers like Docker Cloud's original External
 // Repositories API (trailing slashes, snake_case JSON, 201/204, an `error` key
-// in error bodies, 405 for a wrong method). cmd/extrepo-gateway runs it.
+// in error bodies, 405 for a wrong method, 415 for a write that is not JSON)
+// and answers a caller's mistake with a 4xx that tells nothing of the inside
+// (errors.go, request.go, body.go). cmd/extrepo-gateway runs it.
 //
 // It is a Go module of its own, apart from the client module
 // github.com/extrepo/extrepo/clients/go, so that the client's users do not
@@ -19,7 +21,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // OpenAPIPath is where the gateway serves the OpenAPI v2 description
@@ -31,19 +32,28 @@ const OpenAPIPath = "/api/repo/v1/openapi.json"
 // when it is not serving or cannot be reached.
 const HealthPath = "/healthz"
 
-// maxBodyBytes bounds a request body: the largest legitimate one is a create
-// with a 255-character name and two credentials.
-const maxBodyBytes = 1 << 20
-
 // Gateway is the REST front of one gRPC server.
 type Gateway struct {
 	conn    *grpc.ClientConn
 	handler http.Handler
 }
 
+// Option configures what New and Wrap build.
+type Option func(*options)
+
+type options struct {
+	corsOrigins []string
+}
+
+// WithCORSOrigins allows browser access (CORS) from these origins (see
+// ParseOrigins); without it, or with none, no origin is allowed.
+func WithCORSOrigins(origins []string) Option {
+	return func(o *options) { o.corsOrigins = origins }
+}
+
 // New connects (lazily, as grpc.NewClient does) to the extrepo gRPC server at
 // grpcAddress and builds the HTTP handler. Close releases the connection.
-func New(ctx context.Context, grpcAddress string, logger *slog.Logger) (*Gateway, error) {
+func New(ctx context.Context, grpcAddress string, logger *slog.Logger, opts ...Option) (*Gateway, error) {
 	// The gateway runs beside the server on a trusted host or network, as
 	// extrepo's gRPC server listens in plaintext; TLS belongs in front.
 	conn, err := grpc.NewClient(grpcAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -55,14 +65,14 @@ func New(ctx context.Context, grpcAddress string, logger *slog.Logger) (*Gateway
 		_ = conn.Close()
 		return nil, fmt.Errorf("REST routes: %w", err)
 	}
-	mux := NewServeMux(healthpb.NewHealthClient(conn), routes)
+	mux := NewServeMux(healthpb.NewHealthClient(conn), routes, logger)
 	for _, s := range services {
 		if err := s.register(ctx, mux, conn); err != nil {
 			_ = conn.Close()
 			return nil, fmt.Errorf("register %s handlers: %w", s.desc.ServiceName, err)
 		}
 	}
-	return &Gateway{conn: conn, handler: Wrap(mux, logger)}, nil
+	return &Gateway{conn: conn, handler: Wrap(mux, logger, opts...)}, nil
 }
 
 // ServeHTTP serves one request.
@@ -75,28 +85,29 @@ func (g *Gateway) Close() error { return g.conn.Close() }
 // answer as the original API did. The caller registers on it the handlers of
 // the services whose routes are given; the routes say which methods a path
 // takes when a request reaches none (405 and its Allow header, or 404). A nil
-// health client serves no health endpoint (for tests).
-func NewServeMux(health healthpb.HealthClient, routes Routes) *runtime.ServeMux {
-	marshaler := &runtime.JSONPb{
-		MarshalOptions: protojson.MarshalOptions{
-			// The original API's keys are snake_case (`resource_uri`,
-			// `in_use`, `total_count`), and it always shows `in_use`, even
-			// false, and `next`/`previous` as null at the ends.
-			UseProtoNames:   true,
-			EmitUnpopulated: true,
-		},
-		UnmarshalOptions: protojson.UnmarshalOptions{
-			// The original (a Django/Tastypie service) ignored keys it did
-			// not know; its SDKs may send attributes back that are output
-			// only here (`resource_uri`, `in_use`).
-			DiscardUnknown: true,
-		},
-	}
+// health client serves no health endpoint (for tests). The logger receives
+// what error answers must not show (errors.go).
+func NewServeMux(health healthpb.HealthClient, routes Routes, logger *slog.Logger) *runtime.ServeMux {
+	errs := &errorWriter{logger: logger}
 	opts := []runtime.ServeMuxOption{
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
-		runtime.WithErrorHandler(errorHandler),
-		runtime.WithRoutingErrorHandler(routingErrorHandler(routes)),
+		// The marshaler and the query parser are grpc-gateway's, with
+		// short, readable parsing errors (decode.go). The query parser is
+		// process-wide in grpc-gateway; it parses exactly as the default.
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, newJSONMarshaler()),
+		runtime.SetQueryParameterParser(&queryParser{}),
+		runtime.WithErrorHandler(errs.handle),
+		runtime.WithRoutingErrorHandler(routingErrorHandler(routes, errs)),
+		// Writes take JSON only, and their bodies are read first (body.go).
+		runtime.WithMiddlewares(bodyPolicy(errs)),
 		runtime.WithForwardResponseOption(successStatus),
+		// Only Authorization reaches the server (runtime.AnnotateContext
+		// forwards it as `authorization` whatever the matcher says, and
+		// adds x-forwarded-for and x-forwarded-host). The default matcher
+		// would forward it a second time as `grpcgateway-authorization`,
+		// with every other standard header as grpcgateway-* and any
+		// Grpc-Metadata-* header a client chose: doubling an API key's
+		// exposure and the metadata's size (request.go bounds it).
+		runtime.WithIncomingHeaderMatcher(noHeaders),
 		// `{name=**}` also matches zero segments: without this, GET
 		// /api/repo/v1/repository could reach Get with an empty name if the
 		// rules were ever reordered. The proto orders them right as well.
@@ -106,8 +117,10 @@ func NewServeMux(health healthpb.HealthClient, routes Routes) *runtime.ServeMux 
 		runtime.WithDisablePathLengthFallback(),
 		// The gRPC response headers (content-type, grpc-accept-encoding)
 		// say nothing to a REST client; grpc-gateway would forward them as
-		// Grpc-Metadata-* headers.
-		runtime.WithOutgoingHeaderMatcher(func(string) (string, bool) { return "", false }),
+		// Grpc-Metadata-* headers, and the trailers as Grpc-Trailer-* HTTP
+		// trailers to a client that sends "TE: trailers".
+		runtime.WithOutgoingHeaderMatcher(noHeaders),
+		runtime.WithOutgoingTrailerMatcher(noHeaders),
 	}
 	if health != nil {
 		opts = append(opts, runtime.WithHealthEndpointAt(health, HealthPath))
@@ -115,18 +128,28 @@ func NewServeMux(health healthpb.HealthClient, routes Routes) *runtime.ServeMux 
 	return runtime.NewServeMux(opts...)
 }
 
-// Wrap puts around the ServeMux what must happen before routing (a
-// trailing slash removed, the OpenAPI file) and around every request (the
-// access log, the body limit, the 204 writer).
-func Wrap(mux http.Handler, logger *slog.Logger) http.Handler {
+// noHeaders forwards no header as gRPC metadata (see NewServeMux).
+func noHeaders(string) (string, bool) { return "", false }
+
+// Wrap puts around the ServeMux what must happen before routing (the
+// request checks, a trailing slash removed, the OpenAPI file) and around
+// every request (the access log, CORS, the body limit, the 204 writer).
+func Wrap(mux http.Handler, logger *slog.Logger, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	errs := &errorWriter{logger: logger}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == OpenAPIPath {
-			serveOpenAPI(w, r)
+			serveOpenAPI(w, r, errs)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
 		mux.ServeHTTP(w, r)
 	})
 	h = stripTrailingSlash(h)
+	h = checkRequest(h, errs)
+	h = withCORS(h, o.corsOrigins)
 	return accessLog(h, logger)
 }

@@ -84,6 +84,13 @@ func TestServesOpenAPI(t *testing.T) {
 			t.Fatalf("%s: %d %v", p, resp.StatusCode, body["swagger"])
 		}
 	}
+	// Another method is a 405 with the error body, quoting a prefix of it.
+	resp, body := do(t, strings.Repeat("M", 5000), srv.URL+OpenAPIPath)
+	msg, _ := body["error"].(string)
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" || body["code"] != float64(12) ||
+		len(msg) > 200 || body["details"] == nil {
+		t.Errorf("%d %q %v", resp.StatusCode, resp.Header.Get("Allow"), body)
+	}
 }
 
 func TestRecorderKeeps204Bodyless(t *testing.T) {

@@ -3,6 +3,9 @@ package gateway
 import (
 	_ "embed"
 	"net/http"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // openAPI is the description protoc-gen-openapiv2 generated from the proto
@@ -14,12 +17,11 @@ var openAPI []byte
 // OpenAPI returns the OpenAPI v2 description the gateway serves.
 func OpenAPI() []byte { return openAPI }
 
-func serveOpenAPI(w http.ResponseWriter, r *http.Request) {
+func serveOpenAPI(w http.ResponseWriter, r *http.Request, e *errorWriter) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{
-			"error": "method " + r.Method + " is not allowed on " + OpenAPIPath + "; allowed: GET, HEAD",
-		})
+		e.write(w, r, http.StatusMethodNotAllowed, status.New(codes.Unimplemented,
+			"method "+prefix(r.Method)+" is not allowed on "+OpenAPIPath+"; allowed: GET, HEAD"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -2,13 +2,17 @@
 // Repositories API, in front of the extrepo gRPC server.
 //
 //	extrepo-gateway [-listen 127.0.0.1:8080] [-grpc-address 127.0.0.1:50051] [-port-file FILE]
+//	                [-cors-origins https://app.example.com,...] [-read-timeout 30s]
 //	extrepo-gateway -wait-healthy http://127.0.0.1:8080 [-wait-timeout 30s]
 //	extrepo-gateway -version
 //
 // Each flag has an environment variable, read when the flag is not given:
-// EXTREPO_GATEWAY_ADDRESS for -listen and EXTREPO_ADDRESS (the variable the
-// server and the clients use) for -grpc-address. SIGINT or SIGTERM stops it
-// gracefully: requests in flight finish first.
+// EXTREPO_GATEWAY_ADDRESS for -listen, EXTREPO_ADDRESS (the variable the
+// server and the clients use) for -grpc-address,
+// EXTREPO_GATEWAY_CORS_ORIGINS for -cors-origins and
+// EXTREPO_GATEWAY_READ_TIMEOUT for -read-timeout. A bad value stops it at
+// start, naming the setting. SIGINT or SIGTERM stops it gracefully: requests
+// in flight finish first.
 //
 // With -wait-healthy it serves nothing: it waits until the gateway at that URL
 // answers 200 on its health endpoint (the gRPC server behind it is serving)
@@ -27,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +66,12 @@ func run() error {
 		"do not serve: wait until the gateway at this base URL is healthy, then exit 0 (1 after -wait-timeout)")
 	waitTimeout := flag.Duration("wait-timeout", 30*time.Second, "how long -wait-healthy waits")
 	showVersion := flag.Bool("version", false, "print the version and exit")
+	corsOrigins := flag.String("cors-origins", os.Getenv("EXTREPO_GATEWAY_CORS_ORIGINS"),
+		"comma-separated origins that browsers may call the API from (CORS), e.g. https://app.example.com; "+
+			"empty: none (env EXTREPO_GATEWAY_CORS_ORIGINS)")
+	readTimeout := flag.String("read-timeout", envOr("EXTREPO_GATEWAY_READ_TIMEOUT", "30s"),
+		"the longest a client may take to send a whole request, body included; slower ones are answered 408 "+
+			"(env EXTREPO_GATEWAY_READ_TIMEOUT)")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("extrepo-gateway", extrepo.Version)
@@ -68,6 +79,14 @@ func run() error {
 	}
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	origins, err := gateway.ParseOrigins(*corsOrigins)
+	if err != nil {
+		return fmt.Errorf("-cors-origins (EXTREPO_GATEWAY_CORS_ORIGINS): %w", err)
+	}
+	readDeadline, err := time.ParseDuration(*readTimeout)
+	if err != nil || readDeadline <= 0 {
+		return fmt.Errorf("-read-timeout (EXTREPO_GATEWAY_READ_TIMEOUT): %q is no positive duration such as 30s", *readTimeout)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,7 +97,7 @@ func run() error {
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	gw, err := gateway.New(ctx, *grpcAddress, logger)
+	gw, err := gateway.New(ctx, *grpcAddress, logger, gateway.WithCORSOrigins(origins))
 	if err != nil {
 		return err
 	}
@@ -101,16 +120,19 @@ func run() error {
 	}
 
 	srv := &http.Server{
-		Handler:           gw,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		Handler: gw,
+		// Over it, net/http answers 431 in plain text; what is forwarded to
+		// the gRPC server has a tighter bound of its own (request.go).
+		MaxHeaderBytes:    gateway.MaxHeaderBytes,
+		ReadHeaderTimeout: min(10*time.Second, readDeadline),
+		ReadTimeout:       readDeadline,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("extrepo-gateway serving",
 		"rest", "http://"+ln.Addr().String(), "grpc_server", *grpcAddress,
-		"openapi", gateway.OpenAPIPath, "health", gateway.HealthPath)
+		"openapi", gateway.OpenAPIPath, "health", gateway.HealthPath, "cors_origins", strings.Join(origins, ","))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -88,7 +88,8 @@ func newGateway(t *testing.T) (http.Handler, gateway.Routes, *call) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := gateway.NewServeMux(nil, routes)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mux := gateway.NewServeMux(nil, routes, logger)
 	last := &call{}
 	ctx := context.Background()
 	// In the order of a row each in the gateway's service table.
@@ -98,7 +99,7 @@ func newGateway(t *testing.T) (http.Handler, gateway.Routes, *call) {
 	if err := routetestv1.RegisterUsageRoutesHandlerServer(ctx, mux, usageRoutes{recorder: recorder{last}}); err != nil {
 		t.Fatal(err)
 	}
-	return gateway.Wrap(mux, slog.New(slog.NewTextHandler(io.Discard, nil))), routes, last
+	return gateway.Wrap(mux, logger), routes, last
 }
 
 const (
@@ -188,6 +189,7 @@ func TestPlannedRoutesBesideTheExistingOnes(t *testing.T) {
 	for _, rt := range routes {
 		*last = call{}
 		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json") // writes take JSON only
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		where := rt.method + " " + rt.path
