@@ -14,14 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import grpc
+import httpx
 import psycopg
 import pytest
 import sqlalchemy as sa
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness.gateway import start_gateway
 from harness.live_server import LiveServer
-from tests.support.api import ApiError, grpc_api
+from tests.support.api import ApiError, basic_authorization, grpc_api
 
 LOCK_TIMEOUT = 2.0
 # A read on a free event loop takes milliseconds; a loop stuck behind the waiting
@@ -99,8 +101,6 @@ def test_the_refusal_carries_a_retry_hint(locked_server, database_url):
     from extrepo.v1 import repository_service_pb2 as pb
     from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 
-    from tests.support.api import basic_authorization
-
     stub = pb_grpc.RepositoryServiceStub(channel)
     metadata = (("authorization", basic_authorization("hint", key)),)
     request = pb.CreateRequest(name="hint.example.com/app", username="u", password="p")
@@ -125,3 +125,21 @@ def test_a_write_that_gets_the_lock_in_time_succeeds(locked_server, database_url
             assert not waiting.done()
         assert waiting.result(30)["name"] == "late.example.com/app"
     assert api.get("late.example.com/app")["name"] == "late.example.com/app"
+
+
+def test_over_rest_the_refusal_is_a_503_that_says_why_with_retry_after(locked_server, database_url):
+    key = locked_server.create_user("rest")
+    base_url, stop = start_gateway(locked_server.address)
+    try:
+        with write_lock_held_elsewhere(database_url):
+            reply = httpx.post(
+                f"{base_url}/api/repo/v1/repository/",
+                json={"name": "rest.example.com/app", "username": "u", "password": "p"},
+                headers={"Authorization": basic_authorization("rest", key)},
+                timeout=30,
+            )
+    finally:
+        stop()
+    assert reply.status_code == 503, reply.text
+    assert "database lock" in reply.json()["error"] and "retry" in reply.json()["error"]
+    assert reply.headers["Retry-After"] == "1"

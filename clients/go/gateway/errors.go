@@ -118,15 +118,20 @@ const (
 var libraryText = regexp.MustCompile(`^(grpc: |transport: |connection error|received metadata size|header list size|stream terminated|error reading from server|rpc error:)`)
 
 // publicMessage is the status message a client may read. UNAVAILABLE says
-// only that the service is unavailable: the gRPC client's text names the
-// backend's address ("dial tcp 127.0.0.1:50051: connect: connection
-// refused"). INTERNAL, UNKNOWN and DATA_LOSS are never a caller's mistake and
+// only that the service is unavailable, unless the extrepo server wrote it
+// (its statuses carry a google.rpc.ErrorInfo in the extrepo.io domain: "the
+// server is shutting down; retry the call", "another write holds the database
+// lock"): the gRPC client's own text names the backend's address ("dial tcp
+// 127.0.0.1:50051: connect: connection refused"). INTERNAL, UNKNOWN and DATA_LOSS are never a caller's mistake and
 // their text is for the logs. Any other code keeps the server's message,
 // unless the gRPC libraries wrote it (RESOURCE_EXHAUSTED "received metadata
 // size exceeds ...", with every metadata key and size).
 func publicMessage(s *status.Status) string {
 	switch s.Code() {
 	case codes.Unavailable:
+		if fromServer(s) {
+			return s.Message()
+		}
 		return unavailableMessage
 	case codes.Internal, codes.Unknown, codes.DataLoss:
 		return internalMessage
@@ -139,6 +144,21 @@ func publicMessage(s *status.Status) string {
 		return exhaustedMessage
 	}
 	return strings.ToLower(http.StatusText(runtime.HTTPStatusFromCode(s.Code())))
+}
+
+// serverErrorDomain is the google.rpc.ErrorInfo domain of the extrepo server's
+// own statuses (server/extrepo_server/transport/status.py).
+const serverErrorDomain = "extrepo.io"
+
+// fromServer says whether the extrepo server wrote the status (rather than a
+// gRPC library on either side): it carries an ErrorInfo of the server's domain.
+func fromServer(s *status.Status) bool {
+	for _, d := range s.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == serverErrorDomain {
+			return true
+		}
+	}
+	return false
 }
 
 // retryAfter is the Retry-After value, in whole seconds, of a status that

@@ -148,3 +148,31 @@ func TestCallersMistakesKeepTheirMessage(t *testing.T) {
 		t.Errorf("a caller's mistake was withheld:\n%s", f.log)
 	}
 }
+
+// The server's own UNAVAILABLE messages (they carry an ErrorInfo of its domain)
+// tell the caller what happened and that a retry is safe: they pass, with the
+// Retry-After of their RetryInfo. One without that ErrorInfo is a gRPC
+// library's and says nothing of the inside.
+func TestTheServersOwnUnavailableMessagePasses(t *testing.T) {
+	f := newFixture(t, nil)
+	const msg = "another write holds the database lock for longer than the lock timeout; nothing was changed, retry shortly"
+	st, err := status.New(codes.Unavailable, msg).WithDetails(
+		&errdetails.ErrorInfo{Reason: "DATABASE_LOCKED", Domain: serverErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.backend.setReply(st.Err())
+	resp, raw := request(t, "GET", f.url+itemPath, "", nil)
+	if body := decodeError(t, raw); resp.StatusCode != 503 || body.Error != msg || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("%d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), raw)
+	}
+	for _, domain := range []string{"", "example.com"} {
+		st, _ := status.New(codes.Unavailable, "connection error: desc = dial tcp 10.0.0.7:50051").WithDetails(
+			&errdetails.ErrorInfo{Reason: "X", Domain: domain})
+		f.backend.setReply(st.Err())
+		if _, raw := request(t, "GET", f.url+itemPath, "", nil); decodeError(t, raw).Error != unavailableMessage {
+			t.Errorf("domain %q: %s", domain, raw)
+		}
+	}
+}

@@ -32,6 +32,8 @@ class DomainError(Exception):
     """
 
     retry_after_seconds: float | None = None
+    # A machine-readable cause (google.rpc.ErrorInfo's reason), UPPER_SNAKE_CASE.
+    reason: str | None = None
 
     def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
@@ -81,3 +83,5 @@ class FailedPrecondition(DomainError):
 
 class Unavailable(DomainError):
     """The database (or another dependency) cannot be reached; retrying later may succeed."""
+
+    reason = "DATABASE_UNAVAILABLE"

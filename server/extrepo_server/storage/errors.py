@@ -83,6 +83,8 @@ class LockTimeout(Unavailable):
     """A write waited for another connection's lock as long as allowed; it changed
     nothing, and the connection is fine."""
 
+    reason = "DATABASE_LOCKED"
+
 
 def connection_failure(engine: sa.Engine, exc: Exception, dbapi_connection: Any) -> Unavailable:
     """The domain error for a driver's OperationalError or InterfaceError on a

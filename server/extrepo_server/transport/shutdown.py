@@ -67,7 +67,7 @@ class ShutdownGate(grpc.aio.ServerInterceptor):
         self._released = asyncio.Event()
         self._refusals: dict[str, grpc.RpcMethodHandler] = {}
         self._details = rich_status(
-            grpc.StatusCode.UNAVAILABLE, REFUSAL_MESSAGE, None
+            grpc.StatusCode.UNAVAILABLE, REFUSAL_MESSAGE, None, reason="SHUTTING_DOWN"
         ).SerializeToString()
         self.refused = 0
         self.last_arrival = 0.0

@@ -2,7 +2,8 @@
 
 Each status carries a google.rpc.Status in the `grpc-status-details-bin` trailer;
 INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field,
-and an error that knows when a retry makes sense a google.rpc.RetryInfo.
+an error that knows when a retry makes sense a google.rpc.RetryInfo, and an error
+with a reason a google.rpc.ErrorInfo.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
 }
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# google.rpc.ErrorInfo's domain for every reason this server gives.
+ERROR_DOMAIN = "extrepo.io"
 
 
 def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
@@ -33,8 +36,19 @@ def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def rich_status(code: grpc.StatusCode, message: str, error: Exception | None) -> status_pb2.Status:
+def rich_status(
+    code: grpc.StatusCode, message: str, error: Exception | None, *, reason: str | None = None
+) -> status_pb2.Status:
+    """The google.rpc.Status of an error. An error with a `reason` (or the `reason`
+    given) carries a google.rpc.ErrorInfo in the extrepo.io domain: the machine-readable
+    cause, and the sign that the message is this server's own (the gateway shows it;
+    a gRPC library's own UNAVAILABLE text, naming addresses, it does not)."""
     status = status_pb2.Status(code=code.value[0], message=message)
+    reason = reason or getattr(error, "reason", None)
+    if reason is not None:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+        status.details.append(detail)
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
         retry_info = error_details_pb2.RetryInfo()
