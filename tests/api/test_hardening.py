@@ -28,6 +28,9 @@ MAX_MESSAGE = 400
 
 
 def _big(api, grpc_size: int, rest_size: int) -> int:
+    """The size that failed in the issue over gRPC; over REST one whose URL still fits
+    the gateway's 16 KiB of request line and headers (a longer URL is the gateway's
+    431, tests/rest/test_hardening.py)."""
     return grpc_size if api.transport == "grpc" else rest_size
 
 
@@ -54,7 +57,7 @@ def test_a_json_cursor_with_an_unbounded_number_is_refused(alice, number):
 
 
 def test_a_deeply_nested_cursor_is_refused_by_its_length(alice):
-    cursor = _token(b"[" * _big(alice, 100_000, 40_000))
+    cursor = _token(b"[" * _big(alice, 100_000, 9_000))
     error = expect_invalid({"cursor"}, alice.list, cursor=cursor)
     assert f"is {len(cursor)} characters long" in error.message
     assert "[[[[" not in error.message and cursor[:20] not in error.message
@@ -120,7 +123,7 @@ def test_a_huge_namespace_is_quoted_in_part(alice):
 
 
 def test_a_huge_registry_filter_is_refused_by_its_length(alice):
-    registry = "r" * _big(alice, 1_000_000, 60_000)
+    registry = "r" * _big(alice, 1_000_000, 12_000)
     error = expect_invalid({"registry"}, alice.list, registry=registry)
     assert f"is {len(registry)} characters long" in error.message
 

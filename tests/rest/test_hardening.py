@@ -131,6 +131,13 @@ def test_the_largest_authorization_the_gateway_passes_reaches_the_server(http_as
     assert_error(r, 431)
 
 
+def test_a_url_beyond_the_header_limit_is_431_not_a_server_error(http_as):
+    # A 60,000-character registry filter or cursor never reaches the server.
+    r = http_as(None).get(COLLECTION, params={"registry": "r" * 60_000})
+    assert r.status_code == 431
+    assert "r" * 100 not in r.text
+
+
 def test_oversized_headers_are_431_with_a_plain_message(http_as):
     r = http_as(None).get(COLLECTION, headers={"X-Padding": "p" * 32 * 1024})
     assert r.status_code == 431
