@@ -33,6 +33,7 @@ from .domain.catalog import RepositoryCatalog
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.credentials import Keyring, load_or_create_key_file
+from .security.throttle import FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.database import create_engine
@@ -121,7 +122,15 @@ async def create_server(
     `services` (by default the API's) beside the open health and reflection ones."""
     if services is None:
         services = api_services(components)
-    authenticator = Authenticator(components.accounts, cache_seconds=settings.auth_cache_seconds)
+    throttle = FailureThrottle(
+        per_client=settings.auth_failures_per_client,
+        per_key=settings.auth_failures_per_key,
+        window_seconds=settings.auth_failure_window_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
+    authenticator = Authenticator(
+        components.accounts, cache_seconds=settings.auth_cache_seconds, throttle=throttle
+    )
     server = grpc.aio.server(
         interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES)]
     )

@@ -56,5 +56,14 @@ class FailedPrecondition(DomainError):
     pass
 
 
+class ResourceExhausted(DomainError):
+    """Too many attempts (failed authentication); retrying after `retry_after_seconds`
+    may succeed."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class Unavailable(DomainError):
     """The database (or another dependency) cannot be reached; retrying later may succeed."""

@@ -34,6 +34,12 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
     return None
 
 
+def _origin_of(context: grpc.aio.ServicerContext):
+    """Where a call comes from, for the throttle of failed authentication; asked
+    only when the caller's principal is not cached."""
+    return lambda: (context.peer(), _metadata_value(context, "x-forwarded-for"))
+
+
 def service_of(method: str) -> str:
     """`extrepo.v1.RepositoryService` of `/extrepo.v1.RepositoryService/Get`."""
     return method.split("/")[1] if method.count("/") == 2 else ""
@@ -78,7 +84,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.OK
             try:
                 if authenticated:
-                    principal = authenticate(_metadata_value(context, "authorization"))
+                    principal = authenticate(
+                        _metadata_value(context, "authorization"), _origin_of(context)
+                    )
                     caller = principal.username
                     current_principal.set(principal)
                 return await behavior(request, context)
@@ -114,7 +122,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         async def check(context: grpc.aio.ServicerContext) -> None:
             try:
-                current_principal.set(authenticate(_metadata_value(context, "authorization")))
+                current_principal.set(
+                    authenticate(_metadata_value(context, "authorization"), _origin_of(context))
+                )
             except DomainError as error:
                 await _abort(context, status_code_of(error), error.message, error)
 

@@ -1,7 +1,8 @@
 """The one place where domain errors become gRPC statuses.
 
 Each status carries a google.rpc.Status in the `grpc-status-details-bin` trailer;
-INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field.
+INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field;
+RESOURCE_EXHAUSTED a google.rpc.RetryInfo saying when to retry (the gateway's Retry-After).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
@@ -45,5 +47,11 @@ def rich_status(code: grpc.StatusCode, message: str, error: Exception | None) ->
         )
         detail = any_pb2.Any()
         detail.Pack(bad_request)
+        status.details.append(detail)
+    elif isinstance(error, errors.ResourceExhausted):
+        retry_info = error_details_pb2.RetryInfo()
+        retry_info.retry_delay.seconds = error.retry_after_seconds
+        detail = any_pb2.Any()
+        detail.Pack(retry_info)
         status.details.append(detail)
     return status
