@@ -40,6 +40,17 @@ class NotFound(DomainError):
     pass
 
 
+class NamespaceGone(NotFound):
+    """The namespace's account was deleted while the caller still held access to it
+    (a principal cached before the deletion, or a call racing it). The transport
+    answers UNAUTHENTICATED when the namespace is the caller's own account."""
+
+    def __init__(self, namespace: str, account_id: int) -> None:
+        super().__init__(f"namespace '{namespace}' no longer exists")
+        self.namespace = namespace
+        self.account_id = account_id
+
+
 class AlreadyExists(DomainError):
     pass
 

@@ -5,8 +5,11 @@ principal is cached for a few seconds (configurable; 0 turns the cache off). The
 cache key is a SHA-256 of the whole header, never the header itself. A revoked key
 or a changed membership therefore takes effect within that many seconds.
 
-Failed attempts are throttled per client and per key id (throttle.py); a cached
-principal is served before the throttle is consulted.
+The cache is this process's: an account deleted by the admin command (another
+process) stays cached here at most that long. A call that finds its namespace's
+account gone meanwhile (namespace_gone) drops every cached principal that names the
+account at once. Failed attempts are throttled per client and per key id
+(throttle.py); a cached principal is served before the throttle is consulted.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..domain.access import Principal
-from ..domain.errors import Unauthenticated
+from ..domain.errors import DomainError, NamespaceGone, Unauthenticated
 from ..domain.ports import AccountDirectory
 from . import api_keys
 from .throttle import FailureThrottle
@@ -65,6 +68,29 @@ class Authenticator:
             while len(self._cache) > _CACHE_MAX_ENTRIES:
                 self._cache.popitem(last=False)
         return principal
+
+    def namespace_gone(self, error: NamespaceGone, principal: Principal | None) -> DomainError:
+        """What to answer a call that found its namespace's account deleted: the
+        caller's own account is UNAUTHENTICATED (its keys went with it), another
+        namespace NOT_FOUND. Every cached principal naming the account is dropped."""
+        self.forget_account(error.account_id)
+        if principal is not None and principal.user_id == error.account_id:
+            return Unauthenticated(
+                "your account no longer exists; its API keys were deleted with it"
+            )
+        return error
+
+    def forget_account(self, account_id: int) -> None:
+        """Drop the cached principals of a user, and those that grant an organization
+        (rare: a scan of at most _CACHE_MAX_ENTRIES entries)."""
+        stale = [
+            fingerprint
+            for fingerprint, (_, principal) in self._cache.items()
+            if principal.user_id == account_id
+            or any(o.organization_id == account_id for o in principal.organizations.values())
+        ]
+        for fingerprint in stale:
+            del self._cache[fingerprint]
 
     def _verify_throttled(self, authorization: str | None, origin: Origin) -> Principal:
         throttle = self._throttle

@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NotFound
+from ..domain.errors import AlreadyExists, NamespaceGone, NotFound
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
 from .connections import Reader, write
-from .errors import duplicate_key_as
+from .errors import duplicate_key_as, missing_account_as
 from .statements import PreparedStatement
 
 _repo = models.Repository.__table__
@@ -181,7 +181,17 @@ class RepositoryStore:
             if window.before is not None:  # a "before" page is read backwards from its edge
                 rows.reverse()
         namespace_name = namespace.namespace
+        if total == 0 and self._namespace_gone(namespace_id):
+            # The caller's access to the namespace was cached before its account was
+            # deleted: say so rather than list an empty namespace that is not there.
+            raise NamespaceGone(namespace_name, namespace_id)
         return [_record(namespace_name, r) for r in rows], total
+
+    def _namespace_gone(self, namespace_id: int) -> bool:
+        """No account holds this id any more (one lookup, for empty listings only)."""
+        values = {"namespace_id": namespace_id}
+        row = self._reader.run(lambda cursor: self._namespace_count.first_on(cursor, values))
+        return row is None
 
     def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
@@ -241,9 +251,16 @@ class RepositoryStore:
             self._insert.execute_on(cursor, values)
             self._adjust_counts(cursor, namespace_id, host, +1)
 
-        with duplicate_key_as(
-            self._engine,
-            lambda: AlreadyExists(f"repository '{name}' is already registered in this namespace"),
+        with (
+            duplicate_key_as(
+                self._engine,
+                lambda: AlreadyExists(
+                    f"repository '{name}' is already registered in this namespace"
+                ),
+            ),
+            missing_account_as(
+                self._engine, lambda: NamespaceGone(namespace.namespace, namespace_id)
+            ),
         ):
             write(self._engine, insert)
         return Repository(namespace.namespace, name, False, now, now)

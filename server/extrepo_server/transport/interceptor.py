@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from ..domain.access import Principal
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, NamespaceGone
 from ..security.authentication import Authenticator
 from .status import STATUS_DETAILS_KEY, rich_status, status_code_of
 
@@ -82,6 +82,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             caller = "-"
             code = grpc.StatusCode.OK
+            principal = None
             try:
                 if authenticated:
                     principal = authenticate(
@@ -91,6 +92,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     current_principal.set(principal)
                 return await behavior(request, context)
             except DomainError as error:
+                if isinstance(error, NamespaceGone):  # its account was deleted meanwhile
+                    error = self._authenticator.namespace_gone(error, principal)
                 code = status_code_of(error)
                 await _abort(context, code, error.message, error)
             except grpc.aio.AbortError:
