@@ -142,6 +142,11 @@ class LiveServer:
 
     def admin(self, *args: str) -> str:
         """Run `extrepo-server admin ARGS`; returns stdout, raises with stderr on failure."""
+        return self.admin_output(*args)[0]
+
+    def admin_output(self, *args: str) -> tuple[str, str]:
+        """Run `extrepo-server admin ARGS`; returns stdout and stderr (its messages),
+        raises with stderr on failure."""
         result = subprocess.run(
             self._cli("admin", *args),
             env=self._env,
@@ -152,7 +157,7 @@ class LiveServer:
         )
         if result.returncode != 0:
             raise AdminError(result.returncode, result.stderr.strip())
-        return result.stdout
+        return result.stdout, result.stderr
 
     @property
     def admin_api(self) -> Admin:

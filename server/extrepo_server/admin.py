@@ -2,6 +2,13 @@
 
 These run against the database directly (not through the API), from the
 `extrepo-server admin` command.
+
+Deleting an account deletes its API keys, memberships and repositories (with their
+encrypted credentials) in one transaction, and is refused while it holds
+repositories unless forced. Running servers learn of it by themselves: a key they
+had verified is trusted at most EXTREPO_AUTH_CACHE_SECONDS longer (their cache is
+their own), and a call that meets the deleted account drops it from that cache at
+once (see security.authentication).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from .domain.errors import FailedPrecondition, InvalidArgument
 from .domain.names import namespace_problem
 from .security import api_keys
 from .security.credentials import Keyring, load_key_file, new_key, write_key_file
-from .storage.accounts import ORGANIZATION, USER, KeyInfo
+from .storage.accounts import ORGANIZATION, USER, DeletedAccount, KeyInfo
 from .storage.keys import KeyRecords
 from .storage.reencryption import CredentialRows
 
@@ -41,8 +48,16 @@ class Admin:
         _check_name(name, "organization")
         accounts = self.components.accounts
         owner_id = accounts.account_id(owner, USER)
-        org_id = accounts.create_account(name, ORGANIZATION)
-        accounts.set_membership(org_id, owner_id, Role.OWNER)
+        accounts.create_account(name, ORGANIZATION, owner_id=owner_id)
+
+    def delete_user(self, name: str, *, force: bool = False) -> DeletedAccount:
+        """Delete a user with their keys and memberships; their repositories only
+        with `force`. Refused while they are the last owner of an organization."""
+        return self.components.accounts.delete_account(name, USER, force=force)
+
+    def delete_organization(self, name: str, *, force: bool = False) -> DeletedAccount:
+        """Delete an organization with its memberships; its repositories only with `force`."""
+        return self.components.accounts.delete_account(name, ORGANIZATION, force=force)
 
     def set_member(self, organization: str, user: str, role: Role) -> None:
         accounts = self.components.accounts

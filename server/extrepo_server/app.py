@@ -36,6 +36,7 @@ from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.credentials import Keyring
 from .security.cursors import CursorSigner
+from .security.throttle import FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.database import create_engine
@@ -127,7 +128,15 @@ async def create_server(
     reflection ones."""
     if services is None:
         services = api_services(components)
-    authenticator = Authenticator(components.accounts, cache_seconds=settings.auth_cache_seconds)
+    throttle = FailureThrottle(
+        per_client=settings.auth_failures_per_client,
+        per_key=settings.auth_failures_per_key,
+        window_seconds=settings.auth_failure_window_seconds,
+        trusted_proxies=settings.trusted_proxy_networks,
+    )
+    authenticator = Authenticator(
+        components.accounts, cache_seconds=settings.auth_cache_seconds, throttle=throttle
+    )
     gate = ShutdownGate(open_services=OPEN_SERVICES)
     server = grpc.aio.server(
         interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES), gate]

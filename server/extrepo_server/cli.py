@@ -66,6 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     user = groups.add_parser("user", help="users").add_subparsers(dest="action", required=True)
     user.add_parser("create", help="create a user").add_argument("name")
     user.add_parser("list", help="list users and organizations")
+    delete_user = user.add_parser(
+        "delete",
+        help="delete a user, their API keys and memberships (refused if they own repositories)",
+    )
+    delete_user.add_argument("name")
+    delete_user.add_argument(
+        "--force", action="store_true", help="also delete their repositories and credentials"
+    )
 
     org = groups.add_parser("org", help="organizations").add_subparsers(
         dest="action", required=True
@@ -80,6 +88,14 @@ def _parser() -> argparse.ArgumentParser:
     remove_member = org.add_parser("remove-member", help="remove a member")
     remove_member.add_argument("name")
     remove_member.add_argument("user")
+    delete_org = org.add_parser(
+        "delete",
+        help="delete an organization and its memberships (refused if it owns repositories)",
+    )
+    delete_org.add_argument("name")
+    delete_org.add_argument(
+        "--force", action="store_true", help="also delete its repositories and credentials"
+    )
 
     key = groups.add_parser("key", help="API keys").add_subparsers(dest="action", required=True)
     create_key = key.add_parser("create", help="create an API key; prints it once, on stdout")
@@ -114,12 +130,28 @@ def _admin(admin: Admin, args: argparse.Namespace) -> int:
         case "user", "list":
             for name, kind, count in admin.accounts():
                 print(f"{name}\t{kind}\t{count} repositories")
+        case "user", "delete":
+            deleted = admin.delete_user(args.name, force=args.force)
+            say(
+                f"deleted user '{args.name}' with {_count(deleted.keys, 'API key')}, "
+                f"{_count(deleted.memberships, 'organization membership')} and "
+                f"{_count(deleted.repositories, 'repository', 'repositories')} (with their "
+                "credentials); running servers refuse the keys within EXTREPO_AUTH_CACHE_SECONDS"
+            )
         case "org", "create":
             admin.create_organization(args.name, args.owner)
             say(f"created organization '{args.name}' owned by '{args.owner}'")
         case "org", "add-member":
             admin.set_member(args.name, args.user, Role(args.role))
             say(f"'{args.user}' is now {args.role} of '{args.name}'")
+        case "org", "delete":
+            deleted = admin.delete_organization(args.name, force=args.force)
+            say(
+                f"deleted organization '{args.name}' with "
+                f"{_count(deleted.memberships, 'membership')} and "
+                f"{_count(deleted.repositories, 'repository', 'repositories')} (with their "
+                "credentials)"
+            )
         case "org", "remove-member":
             admin.remove_member(args.name, args.user)
             say(f"removed '{args.user}' from '{args.name}'")
@@ -168,6 +200,10 @@ def _report(outcome: Outcome, say) -> bool:
             "add the key that opens them (the key file, or EXTREPO_SECRET_KEYS) and run again"
         )
     return bool(outcome.failures)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _migrate(settings: Settings, *, check_only: bool) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .security.throttle import IpNetwork, parse_networks
 from .storage.database import check_database_url, sqlite_url_for
 
 
@@ -67,6 +68,26 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified API key is trusted without a lookup"
     )
+    auth_failures_per_key: int = Field(
+        default=10,
+        ge=1,
+        description="failed authentications with one API key id, per window, before that "
+        "key id is refused (RESOURCE_EXHAUSTED) for the rest of the window",
+    )
+    auth_failures_per_client: int = Field(
+        default=300,
+        ge=1,
+        description="failed authentications from one client address (IPv6: per /64), per "
+        "window, before that address is refused for the rest of the window",
+    )
+    auth_failure_window_seconds: int = Field(
+        default=60, ge=1, le=86400, description="the window of both failed-authentication limits"
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.0/8,::1",
+        description="comma-separated addresses or networks of proxies (the REST gateway) "
+        "whose x-forwarded-for names the client; empty: every client is its gRPC peer",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0, ge=0, description="how long in-flight calls may finish on SIGTERM/SIGINT"
     )
@@ -110,6 +131,12 @@ class Settings(BaseSettings):
     def _check_database_url(cls, value: str | None) -> str | None:
         return None if value is None else check_database_url(value)
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -124,6 +151,10 @@ class Settings(BaseSettings):
     @property
     def registry_plain_http_host_set(self) -> frozenset[str]:
         return frozenset(h.strip() for h in self.registry_plain_http_hosts.split(",") if h.strip())
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IpNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
 
     @property
     def effective_key_file(self) -> Path:

@@ -65,6 +65,17 @@ class NotFound(DomainError):
     pass
 
 
+class NamespaceGone(NotFound):
+    """The namespace's account was deleted while the caller still held access to it
+    (a principal cached before the deletion, or a call racing it). The transport
+    answers UNAUTHENTICATED when the namespace is the caller's own account."""
+
+    def __init__(self, namespace: str, account_id: int) -> None:
+        super().__init__(f"namespace '{namespace}' no longer exists")
+        self.namespace = namespace
+        self.account_id = account_id
+
+
 class AlreadyExists(DomainError):
     pass
 
@@ -79,6 +90,16 @@ class PermissionDenied(DomainError):
 
 class FailedPrecondition(DomainError):
     pass
+
+
+class ResourceExhausted(DomainError):
+    """Too many attempts (failed authentication); retrying after `retry_after_seconds`
+    may succeed."""
+
+    reason = "AUTHENTICATION_THROTTLED"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
 
 
 class Unavailable(DomainError):

@@ -1,7 +1,9 @@
 """Translation of driver errors into domain errors: the one place that knows which
 driver error means what (as Flipt's storage/sql/errors.go), for every store.
 
-A unique violation becomes AlreadyExists with the store's own message; a database
+A unique violation becomes AlreadyExists with the store's own message; a foreign-key
+violation (a row written for an account deleted meanwhile) the store's NotFound or
+NamespaceGone; a database
 that cannot be reached, or that dropped a connection, becomes Unavailable (its
 subclass ConnectionDropped tells a reader that one retry on a new connection is safe).
 Anything else is a bug and stays what it is, so the interceptor logs it as INTERNAL.
@@ -20,7 +22,8 @@ from ..domain.errors import DomainError, Unavailable
 
 _UNIQUE_VIOLATION_SQLSTATE = "23505"
 _FOREIGN_KEY_VIOLATION_SQLSTATE = "23503"
-_LOCK_NOT_AVAILABLE_SQLSTATE = "55P03"  # PostgreSQL's lock_timeout expired
+# PostgreSQL's lock_not_available (lock_timeout) and deadlock_detected.
+_LOCK_CONFLICT_SQLSTATES = frozenset({"55P03", "40P01"})
 _UNAVAILABLE = "the database is unavailable; retry shortly"
 _LOCKED = (
     "another write holds the database lock for longer than the lock timeout; "
@@ -65,6 +68,28 @@ def duplicate_key_as(engine: sa.Engine, error: Callable[[], DomainError]) -> Ite
         raise
 
 
+@contextmanager
+def missing_account_as(engine: sa.Engine, error: Callable[[], DomainError]) -> Iterator[None]:
+    """Raise `error()` in place of an IntegrityError that is a foreign-key violation:
+    the account a row belongs to (a repository's namespace, a key's user) was deleted
+    between the caller's checks and the write. Both databases check foreign keys at
+    once (SQLite with PRAGMA foreign_keys=ON, see database.py), and the deletion's
+    cascade removes whatever was written before it, so nothing is left orphaned."""
+    try:
+        yield
+    except (sa_exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError) as exc:
+        if is_foreign_key_violation(exc):
+            raise error() from None
+        raise
+
+
+def is_lock_conflict(exc: BaseException | None) -> bool:
+    """`exc` is a lock wait that timed out, or a deadlock PostgreSQL broke: the
+    transaction was rolled back, and trying it again is safe."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) in _LOCK_CONFLICT_SQLSTATES
+
+
 class ConnectionDropped(Unavailable):
     """A pooled connection turned out dead (e.g. the database restarted); a read may
     safely be retried once on a new connection."""
@@ -74,7 +99,7 @@ def is_lock_timeout(exc: Exception) -> bool:
     """`exc` says a lock held elsewhere was not granted in time (SQLite's busy
     timeout, or busy at once with a zero timeout; PostgreSQL's lock_timeout)."""
     orig = getattr(exc, "orig", exc)
-    if getattr(orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE_SQLSTATE:
+    if getattr(orig, "sqlstate", None) in _LOCK_CONFLICT_SQLSTATES:
         return True
     return getattr(orig, "sqlite_errorname", "").startswith("SQLITE_BUSY")
 

@@ -52,6 +52,9 @@ class Account(SQLModel, table=True):
     """A user or an organization; its name is a namespace."""
 
     __tablename__ = "account"
+    # SQLite would otherwise reuse a deleted account's id for the next one: a principal
+    # cached before the deletion must never name another account (migration 0002).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=sa.Column(sa.String(39), nullable=False, unique=True))

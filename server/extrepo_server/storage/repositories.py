@@ -18,13 +18,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NotFound, Unavailable, quote
+from ..domain.errors import AlreadyExists, NamespaceGone, NotFound, Unavailable, quote
 from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
 from ..domain.ports import EncryptedCredentials, Repository
 from . import models
 from .connections import Reader, Writer
-from .errors import duplicate_key_as
+from .errors import duplicate_key_as, missing_account_as
 from .keys import refuse_unknown_key
 from .statements import PreparedStatement
 
@@ -201,7 +201,17 @@ class RepositoryStore:
             if window.before is not None:  # a "before" page is read backwards from its edge
                 rows.reverse()
         namespace_name = namespace.namespace
+        if total == 0 and self._namespace_gone(namespace_id):
+            # The caller's access to the namespace was cached before its account was
+            # deleted: say so rather than list an empty namespace that is not there.
+            raise NamespaceGone(namespace_name, namespace_id)
         return [_record(namespace_name, r) for r in rows], total
+
+    def _namespace_gone(self, namespace_id: int) -> bool:
+        """No account holds this id any more (one lookup, for empty listings only)."""
+        values = {"namespace_id": namespace_id}
+        row = self._reader.run(lambda cursor: self._namespace_count.first_on(cursor, values))
+        return row is None
 
     def _count_on(self, cursor, namespace_id: int, host: str | None) -> int:
         if host is None:
@@ -268,6 +278,11 @@ class RepositoryStore:
                 lambda: AlreadyExists(
                     f"repository {_quoted(name)} is already registered in this namespace"
                 ),
+            ),
+            # A foreign key failing is a namespace deleted meanwhile, unless it is
+            # the key id's (refuse_unknown_key, inner, tells them apart).
+            missing_account_as(
+                self._engine, lambda: NamespaceGone(namespace.namespace, namespace_id)
             ),
             refuse_unknown_key(self._engine, credentials.key_id),
         ):

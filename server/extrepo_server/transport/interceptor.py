@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from ..domain.access import Principal
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, NamespaceGone
 from ..security.authentication import Authenticator
 from .status import STATUS_DETAILS_KEY, rich_status, status_code_of
 
@@ -47,6 +47,12 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item[0] == key:
             return item[1]
     return None
+
+
+def _origin_of(context: grpc.aio.ServicerContext):
+    """Where a call comes from, for the throttle of failed authentication; asked
+    only when the caller's principal is not cached."""
+    return lambda: (context.peer(), _metadata_value(context, "x-forwarded-for"))
 
 
 def service_of(method: str) -> str:
@@ -95,9 +101,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             caller = "-"
             code = grpc.StatusCode.OK
+            principal = None
             try:
                 if authenticated:
-                    principal = authenticate(_metadata_value(context, "authorization"))
+                    principal = authenticate(
+                        _metadata_value(context, "authorization"), _origin_of(context)
+                    )
                     caller = principal.username
                     current_principal.set(principal)
                 try:
@@ -107,6 +116,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     await _abort(context, code, MALFORMED_REQUEST, None)
                 return await behavior(request, context)
             except DomainError as error:
+                if isinstance(error, NamespaceGone):  # its account was deleted meanwhile
+                    error = self._authenticator.namespace_gone(error, principal)
                 code = status_code_of(error)
                 await _abort(context, code, error.message, error)
             except grpc.aio.AbortError:
@@ -150,7 +161,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             if not authenticated:
                 return
             try:
-                current_principal.set(authenticate(_metadata_value(context, "authorization")))
+                current_principal.set(
+                    authenticate(_metadata_value(context, "authorization"), _origin_of(context))
+                )
             except DomainError as error:
                 await _abort(context, status_code_of(error), error.message, error)
 

@@ -2,8 +2,9 @@
 
 Each status carries a google.rpc.Status in the `grpc-status-details-bin` trailer;
 INVALID_ARGUMENT adds a google.rpc.BadRequest with one field violation per bad field,
-an error that knows when a retry makes sense a google.rpc.RetryInfo, and an error
-with a reason a google.rpc.ErrorInfo.
+an error that knows when a retry makes sense (RESOURCE_EXHAUSTED, a database lock) a
+google.rpc.RetryInfo (the gateway's Retry-After), and an error with a reason a
+google.rpc.ErrorInfo.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.ResourceExhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
 
