@@ -63,12 +63,24 @@ def database_url(request, database, tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'fresh.db'}"
 
 
+# The session's server takes every suite's deliberate failures (wrong keys, missing
+# credentials, schemathesis without credentials) from one loopback client within
+# a minute: its failed-authentication limits are lifted so that one suite cannot
+# lock the next out. The throttle has its own servers (tests/grpc/test_brute_force.py).
+SHARED_SERVER_ENV = {
+    "EXTREPO_AUTH_FAILURES_PER_CLIENT": "1000000",
+    "EXTREPO_AUTH_FAILURES_PER_KEY": "1000000",
+}
+
+
 @pytest.fixture(scope="session")
 def server(request, database, tmp_path_factory) -> Iterator[LiveServer]:
     url = None
     if database == "postgresql":
         url = request.getfixturevalue("postgres").create_database("api")
-    live = LiveServer(tmp_path_factory.mktemp(f"server-{database}"), database_url=url)
+    live = LiveServer(
+        tmp_path_factory.mktemp(f"server-{database}"), database_url=url, env=SHARED_SERVER_ENV
+    )
     with live:
         yield live
     print(live.log_text()[-2000:])
