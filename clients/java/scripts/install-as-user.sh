@@ -23,7 +23,7 @@ mvn=("$here/mvnw" -B -ntp -Dmaven.repo.local="$work/m2"
   -Dmaven.repo.local.tail="${MAVEN_REPO_TAIL:-$HOME/.m2/repository}")
 
 echo "== ./mvnw install (into $work/m2)"
-"${mvn[@]}" -q -f "$here/pom.xml" install -DskipTests
+"${mvn[@]}" -q -f "$here/pom.xml" clean install -DskipTests  # clean: no stale classes
 
 installed=$work/m2/io/extrepo/extrepo-client/$version
 for f in "extrepo-client-$version.jar" "extrepo-client-$version-sources.jar" \
