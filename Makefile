@@ -53,7 +53,7 @@ $(BUF): tools/package.json tools/package-lock.json
 $(PROTO_DEPS)/.copied: $(VENV)/.synced
 	rm -rf $(PROTO_DEPS) && mkdir -p $(PROTO_DEPS)/google/api
 	src=$$($(PY) -c 'import google.api.http_pb2 as m, os; print(os.path.dirname(m.__file__))'); \
-	for f in annotations http field_behavior resource; do cp "$$src/$$f.proto" $(PROTO_DEPS)/google/api/; done
+	for f in annotations http field_behavior resource visibility; do cp "$$src/$$f.proto" $(PROTO_DEPS)/google/api/; done
 	touch $@
 
 .PHONY: setup

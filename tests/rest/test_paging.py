@@ -84,3 +84,17 @@ def test_bad_paging_parameters_are_400(http):
         r = http.get("/api/repo/v1/repository/", params=params)
         assert r.status_code == 400, (params, r.text)
         assert r.json()["error"]
+
+
+def test_rest_pages_are_the_original_envelope_without_grpc_fields(http_as, new_user):
+    http = http_as(new_user("envelope"))
+    for i in range(3):
+        r = http.post(
+            "/api/repo/v1/repository/",
+            json={"name": f"env.example.com/app{i}", "username": "u", "password": "p"},
+        )
+        assert r.status_code == 201, r.text
+    body = http.get("/api/repo/v1/repository/", params={"limit": 1}).json()
+    assert list(body) == ["meta", "objects"], "no next_page_token over REST"
+    assert set(body["meta"]) == {"limit", "next", "offset", "previous", "total_count"}
+    assert body["meta"]["next"] is not None

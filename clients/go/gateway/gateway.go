@@ -100,6 +100,8 @@ func NewServeMux(health healthpb.HealthClient, routes Routes, logger *slog.Logge
 		// Writes take JSON only, and their bodies are read first (body.go).
 		runtime.WithMiddlewares(bodyPolicy(errs)),
 		runtime.WithForwardResponseOption(successStatus),
+		// gRPC-only response fields never reach a REST answer (grpconly.go).
+		runtime.WithForwardResponseRewriter(withoutGRPCOnlyFields),
 		// Only Authorization reaches the server (runtime.AnnotateContext
 		// forwards it as `authorization` whatever the matcher says, and
 		// adds x-forwarded-for and x-forwarded-host). The default matcher

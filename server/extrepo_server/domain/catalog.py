@@ -27,6 +27,7 @@ class Page:
     total_count: int
     next: str | None
     previous: str | None
+    next_cursor: str | None = None
 
 
 class RepositoryCatalog:
@@ -140,8 +141,9 @@ class RepositoryCatalog:
         return Page(
             objects=rows,
             limit=request.limit,
-            offset=offset,
+            offset=request.offset,
             total_count=total,
             next=links.next,
             previous=links.previous,
+            next_cursor=links.next_cursor,
         )

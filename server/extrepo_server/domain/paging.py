@@ -167,6 +167,9 @@ def page_request(
     if violations:
         raise InvalidArgument([FieldViolation(f, d) for f, d in violations])
     decoded = _decode_cursor(cursor, signer, filters) if cursor else None
+    if decoded is not None and offset == 0:
+        # A cursor alone (a gRPC caller's next_page_token) brings its own offset.
+        offset = decoded.offset
     if decoded is not None and decoded.offset != offset:
         raise InvalidArgument.single(
             "cursor",
@@ -180,6 +183,8 @@ def page_request(
 class PageLinks:
     next: str | None
     previous: str | None
+    # The cursor of the next page alone (in `next` too): gRPC's next_page_token.
+    next_cursor: str | None = None
 
 
 def page_links(
@@ -198,29 +203,30 @@ def page_links(
     name_filter, registry_filter = query_filters
     limit, offset = request.limit, request.offset
 
-    def path(new_offset: int, cursor: Cursor | None) -> str:
+    def path(new_offset: int, token: str | None) -> str:
         params: list[tuple[str, str]] = []
         if name_filter:
             params.append(("name", name_filter))
         if registry_filter:
             params.append(("registry", registry_filter))
         params += [("limit", str(limit)), ("offset", str(new_offset))]
-        if cursor is not None:
-            params.append(("cursor", encode_cursor(cursor, signer)))
+        if token is not None:
+            params.append(("cursor", token))
         return f"{list_path}?{urlencode(params)}"
 
-    next_path = None
+    next_path = next_cursor = None
     if last_name is not None and offset + returned < total:
         after = Cursor(Direction.AFTER, last_name, offset + returned, cursor_filters)
-        next_path = path(after.offset, after)
+        next_cursor = encode_cursor(after, signer)
+        next_path = path(after.offset, next_cursor)
 
     previous_path = None
     if offset > 0:
         if first_name is not None and offset - limit > 0:
             before = Cursor(Direction.BEFORE, first_name, offset - limit, cursor_filters)
-            previous_path = path(before.offset, before)
+            previous_path = path(before.offset, encode_cursor(before, signer))
         else:
             # The previous page starts at the top of the listing (or this page is past
             # the end): no cursor is needed to find it cheaply.
             previous_path = path(max(offset - limit, 0), None)
-    return PageLinks(next=next_path, previous=previous_path)
+    return PageLinks(next=next_path, previous=previous_path, next_cursor=next_cursor)

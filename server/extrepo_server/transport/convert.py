@@ -42,6 +42,8 @@ def list_response(page: Page) -> pb.ListResponse:
         meta.next.value = page.next
     if page.previous is not None:
         meta.previous.value = page.previous
+    if page.next_cursor is not None:
+        response.next_page_token = page.next_cursor
     add = response.objects.add
     for repository in page.objects:
         fill_repository(add(), repository)

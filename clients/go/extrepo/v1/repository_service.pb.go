@@ -78,6 +78,7 @@ package extrepov1
 
 import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
+	_ "google.golang.org/genproto/googleapis/api/visibility"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -542,9 +543,11 @@ type ListRequest struct {
 	// negative. Without a cursor the server skips that many rows, which costs
 	// more the deeper the page: follow `meta.next` instead to walk a listing.
 	Offset int32 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
-	// An opaque position taken from `meta.next` or `meta.previous`; it makes a
-	// page cost the same however deep it is. It belongs to the filters and the
-	// offset it was issued with, and it is signed: send it unchanged. At most
+	// An opaque position taken from `meta.next` or `meta.previous`, or from a
+	// response's `next_page_token`; it makes a page cost the same however deep
+	// it is. It belongs to the filters and the offset it was issued with (with
+	// `offset` 0, not sent, the cursor's own offset is used), and it is signed:
+	// send it unchanged. At most
 	// 512 characters. Any replica of the service accepts it until the key it
 	// was signed with is dropped from the service's keys.
 	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
@@ -630,7 +633,13 @@ type ListResponse struct {
 	// Paging facts about this page.
 	Meta *ListMeta `protobuf:"bytes,1,opt,name=meta,proto3" json:"meta,omitempty"`
 	// The repositories of the page, ordered by name.
-	Objects       []*Repository `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	Objects []*Repository `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	// For gRPC callers, the next page's position: send it back as
+	// `ListRequest.cursor` with the same filters and limit (`offset` may be left
+	// 0: the cursor carries it) to get the next page. Empty on the last page.
+	// It is the cursor that `meta.next` carries in its query; REST answers do
+	// not show this field, so that they stay the original envelope.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +686,13 @@ func (x *ListResponse) GetObjects() []*Repository {
 		return x.Objects
 	}
 	return nil
+}
+
+func (x *ListResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ListMeta describes a page of a listing, as the original API's `meta`.
@@ -892,7 +908,7 @@ var File_extrepo_v1_repository_service_proto protoreflect.FileDescriptor
 const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\n" +
 	"#extrepo/v1/repository_service.proto\x12\n" +
-	"extrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb8\x02\n" +
+	"extrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb8\x02\n" +
 	"\n" +
 	"Repository\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x05R\x04name\x12\x1b\n" +
@@ -933,10 +949,11 @@ const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\bregistry\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\bregistry\x12\x1a\n" +
 	"\x05limit\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x05limit\x12\x1c\n" +
 	"\x06offset\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\x06offset\x12\x1c\n" +
-	"\x06cursor\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\x06cursor\"j\n" +
+	"\x06cursor\x18\x06 \x01(\tB\x04\xe2A\x01\x01R\x06cursor\"\xa4\x01\n" +
 	"\fListResponse\x12(\n" +
 	"\x04meta\x18\x01 \x01(\v2\x14.extrepo.v1.ListMetaR\x04meta\x120\n" +
-	"\aobjects\x18\x02 \x03(\v2\x16.extrepo.v1.RepositoryR\aobjects\"\xc5\x01\n" +
+	"\aobjects\x18\x02 \x03(\v2\x16.extrepo.v1.RepositoryR\aobjects\x128\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tB\x10\xe2A\x01\x03\xfa\xd2\xe4\x93\x02\x06\x12\x04GRPCR\rnextPageToken\"\xc5\x01\n" +
 	"\bListMeta\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x120\n" +
 	"\x04next\x18\x02 \x01(\v2\x1c.google.protobuf.StringValueR\x04next\x12\x16\n" +

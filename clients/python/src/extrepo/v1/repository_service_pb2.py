@@ -24,11 +24,12 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import visibility_pb2 as google_dot_api_dot_visibility__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#extrepo/v1/repository_service.proto\x12\nextrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xf1\x01\n\nRepository\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x05\x12\x14\n\x06in_use\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cresource_uri\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tnamespace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"9\n\nGetRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x0bGetResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"\x90\x01\n\rUpdateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04H\x00\x88\x01\x01\x12\x1b\n\x08password\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04H\x01\x88\x01\x01\x42\x0b\n\t_usernameB\x0b\n\t_password\"<\n\x0eUpdateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"<\n\rDeleteRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x10\n\x0e\x44\x65leteResponse\"\x93\x01\n\x0bListRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06offset\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06\x63ursor\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"[\n\x0cListResponse\x12\"\n\x04meta\x18\x01 \x01(\x0b\x32\x14.extrepo.v1.ListMeta\x12\'\n\x07objects\x18\x02 \x03(\x0b\x32\x16.extrepo.v1.Repository\"\x9a\x01\n\x08ListMeta\x12\r\n\x05limit\x18\x01 \x01(\x05\x12*\n\x04next\x18\x02 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12.\n\x08previous\x18\x04 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x13\n\x0btotal_count\x18\x05 \x01(\x05\"n\n\rCreateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08username\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x17\n\x08password\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x04\"<\n\x0e\x43reateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository2\xc6\x06\n\x11RepositoryService\x12\xaa\x01\n\x03Get\x12\x16.extrepo.v1.GetRequest\x1a\x17.extrepo.v1.GetResponse\"r\x82\xd3\xe4\x93\x02l\x12-/api/repo/v1/{namespace}/repository/{name=**}Z/\x12!/api/repo/v1/repository/{name=**}b\nrepositoryb\nrepository\x12\xb9\x01\n\x06Update\x12\x19.extrepo.v1.UpdateRequest\x1a\x1a.extrepo.v1.UpdateResponse\"x\x82\xd3\xe4\x93\x02r2-/api/repo/v1/{namespace}/repository/{name=**}:\x01*Z22!/api/repo/v1/repository/{name=**}:\x01*b\nrepositoryb\nrepository\x12\x9b\x01\n\x06\x44\x65lete\x12\x19.extrepo.v1.DeleteRequest\x1a\x1a.extrepo.v1.DeleteResponse\"Z\x82\xd3\xe4\x93\x02T*-/api/repo/v1/{namespace}/repository/{name=**}Z#*!/api/repo/v1/repository/{name=**}\x12\x81\x01\n\x04List\x12\x17.extrepo.v1.ListRequest\x1a\x18.extrepo.v1.ListResponse\"F\x82\xd3\xe4\x93\x02@\x12#/api/repo/v1/{namespace}/repositoryZ\x19\x12\x17/api/repo/v1/repository\x12\xa5\x01\n\x06\x43reate\x12\x19.extrepo.v1.CreateRequest\x1a\x1a.extrepo.v1.CreateResponse\"d\x82\xd3\xe4\x93\x02^\"#/api/repo/v1/{namespace}/repository:\x01*Z(\"\x17/api/repo/v1/repository:\x01*b\nrepositoryb\nrepositoryBe\n\rio.extrepo.v1B\x16RepositoryServiceProtoP\x01Z:github.com/extrepo/extrepo/clients/go/extrepo/v1;extrepov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#extrepo/v1/repository_service.proto\x12\nextrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xf1\x01\n\nRepository\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x05\x12\x14\n\x06in_use\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cresource_uri\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tnamespace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"9\n\nGetRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x0bGetResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"\x90\x01\n\rUpdateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04H\x00\x88\x01\x01\x12\x1b\n\x08password\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04H\x01\x88\x01\x01\x42\x0b\n\t_usernameB\x0b\n\t_password\"<\n\x0eUpdateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"<\n\rDeleteRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x10\n\x0e\x44\x65leteResponse\"\x93\x01\n\x0bListRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06offset\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06\x63ursor\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x86\x01\n\x0cListResponse\x12\"\n\x04meta\x18\x01 \x01(\x0b\x32\x14.extrepo.v1.ListMeta\x12\'\n\x07objects\x18\x02 \x03(\x0b\x32\x16.extrepo.v1.Repository\x12)\n\x0fnext_page_token\x18\x03 \x01(\tB\x10\xe2\x41\x01\x03\xfa\xd2\xe4\x93\x02\x06\x12\x04GRPC\"\x9a\x01\n\x08ListMeta\x12\r\n\x05limit\x18\x01 \x01(\x05\x12*\n\x04next\x18\x02 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12.\n\x08previous\x18\x04 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x13\n\x0btotal_count\x18\x05 \x01(\x05\"n\n\rCreateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08username\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x17\n\x08password\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x04\"<\n\x0e\x43reateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository2\xc6\x06\n\x11RepositoryService\x12\xaa\x01\n\x03Get\x12\x16.extrepo.v1.GetRequest\x1a\x17.extrepo.v1.GetResponse\"r\x82\xd3\xe4\x93\x02l\x12-/api/repo/v1/{namespace}/repository/{name=**}Z/\x12!/api/repo/v1/repository/{name=**}b\nrepositoryb\nrepository\x12\xb9\x01\n\x06Update\x12\x19.extrepo.v1.UpdateRequest\x1a\x1a.extrepo.v1.UpdateResponse\"x\x82\xd3\xe4\x93\x02r2-/api/repo/v1/{namespace}/repository/{name=**}:\x01*Z22!/api/repo/v1/repository/{name=**}:\x01*b\nrepositoryb\nrepository\x12\x9b\x01\n\x06\x44\x65lete\x12\x19.extrepo.v1.DeleteRequest\x1a\x1a.extrepo.v1.DeleteResponse\"Z\x82\xd3\xe4\x93\x02T*-/api/repo/v1/{namespace}/repository/{name=**}Z#*!/api/repo/v1/repository/{name=**}\x12\x81\x01\n\x04List\x12\x17.extrepo.v1.ListRequest\x1a\x18.extrepo.v1.ListResponse\"F\x82\xd3\xe4\x93\x02@\x12#/api/repo/v1/{namespace}/repositoryZ\x19\x12\x17/api/repo/v1/repository\x12\xa5\x01\n\x06\x43reate\x12\x19.extrepo.v1.CreateRequest\x1a\x1a.extrepo.v1.CreateResponse\"d\x82\xd3\xe4\x93\x02^\"#/api/repo/v1/{namespace}/repository:\x01*Z(\"\x17/api/repo/v1/repository:\x01*b\nrepositoryb\nrepositoryBe\n\rio.extrepo.v1B\x16RepositoryServiceProtoP\x01Z:github.com/extrepo/extrepo/clients/go/extrepo/v1;extrepov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -78,6 +79,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTREQUEST'].fields_by_name['offset']._serialized_options = b'\342A\001\001'
   _globals['_LISTREQUEST'].fields_by_name['cursor']._loaded_options = None
   _globals['_LISTREQUEST'].fields_by_name['cursor']._serialized_options = b'\342A\001\001'
+  _globals['_LISTRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003\372\322\344\223\002\006\022\004GRPC'
   _globals['_CREATEREQUEST'].fields_by_name['namespace']._loaded_options = None
   _globals['_CREATEREQUEST'].fields_by_name['namespace']._serialized_options = b'\342A\001\001'
   _globals['_CREATEREQUEST'].fields_by_name['name']._loaded_options = None
@@ -96,30 +99,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPOSITORYSERVICE'].methods_by_name['List']._serialized_options = b'\202\323\344\223\002@\022#/api/repo/v1/{namespace}/repositoryZ\031\022\027/api/repo/v1/repository'
   _globals['_REPOSITORYSERVICE'].methods_by_name['Create']._loaded_options = None
   _globals['_REPOSITORYSERVICE'].methods_by_name['Create']._serialized_options = b'\202\323\344\223\002^\"#/api/repo/v1/{namespace}/repository:\001*Z(\"\027/api/repo/v1/repository:\001*b\nrepositoryb\nrepository'
-  _globals['_REPOSITORY']._serialized_start=180
-  _globals['_REPOSITORY']._serialized_end=421
-  _globals['_GETREQUEST']._serialized_start=423
-  _globals['_GETREQUEST']._serialized_end=480
-  _globals['_GETRESPONSE']._serialized_start=482
-  _globals['_GETRESPONSE']._serialized_end=539
-  _globals['_UPDATEREQUEST']._serialized_start=542
-  _globals['_UPDATEREQUEST']._serialized_end=686
-  _globals['_UPDATERESPONSE']._serialized_start=688
-  _globals['_UPDATERESPONSE']._serialized_end=748
-  _globals['_DELETEREQUEST']._serialized_start=750
-  _globals['_DELETEREQUEST']._serialized_end=810
-  _globals['_DELETERESPONSE']._serialized_start=812
-  _globals['_DELETERESPONSE']._serialized_end=828
-  _globals['_LISTREQUEST']._serialized_start=831
-  _globals['_LISTREQUEST']._serialized_end=978
-  _globals['_LISTRESPONSE']._serialized_start=980
-  _globals['_LISTRESPONSE']._serialized_end=1071
-  _globals['_LISTMETA']._serialized_start=1074
-  _globals['_LISTMETA']._serialized_end=1228
-  _globals['_CREATEREQUEST']._serialized_start=1230
-  _globals['_CREATEREQUEST']._serialized_end=1340
-  _globals['_CREATERESPONSE']._serialized_start=1342
-  _globals['_CREATERESPONSE']._serialized_end=1402
-  _globals['_REPOSITORYSERVICE']._serialized_start=1405
-  _globals['_REPOSITORYSERVICE']._serialized_end=2243
+  _globals['_REPOSITORY']._serialized_start=209
+  _globals['_REPOSITORY']._serialized_end=450
+  _globals['_GETREQUEST']._serialized_start=452
+  _globals['_GETREQUEST']._serialized_end=509
+  _globals['_GETRESPONSE']._serialized_start=511
+  _globals['_GETRESPONSE']._serialized_end=568
+  _globals['_UPDATEREQUEST']._serialized_start=571
+  _globals['_UPDATEREQUEST']._serialized_end=715
+  _globals['_UPDATERESPONSE']._serialized_start=717
+  _globals['_UPDATERESPONSE']._serialized_end=777
+  _globals['_DELETEREQUEST']._serialized_start=779
+  _globals['_DELETEREQUEST']._serialized_end=839
+  _globals['_DELETERESPONSE']._serialized_start=841
+  _globals['_DELETERESPONSE']._serialized_end=857
+  _globals['_LISTREQUEST']._serialized_start=860
+  _globals['_LISTREQUEST']._serialized_end=1007
+  _globals['_LISTRESPONSE']._serialized_start=1010
+  _globals['_LISTRESPONSE']._serialized_end=1144
+  _globals['_LISTMETA']._serialized_start=1147
+  _globals['_LISTMETA']._serialized_end=1301
+  _globals['_CREATEREQUEST']._serialized_start=1303
+  _globals['_CREATEREQUEST']._serialized_end=1413
+  _globals['_CREATERESPONSE']._serialized_start=1415
+  _globals['_CREATERESPONSE']._serialized_end=1475
+  _globals['_REPOSITORYSERVICE']._serialized_start=1478
+  _globals['_REPOSITORYSERVICE']._serialized_end=2316
 # @@protoc_insertion_point(module_scope)

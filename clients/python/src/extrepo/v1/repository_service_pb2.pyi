@@ -359,9 +359,11 @@ class ListRequest(_message.Message):
     more the deeper the page: follow `meta.next` instead to walk a listing.
     """
     cursor: _builtins.str
-    """An opaque position taken from `meta.next` or `meta.previous`; it makes a
-    page cost the same however deep it is. It belongs to the filters and the
-    offset it was issued with, and it is signed: send it unchanged. At most
+    """An opaque position taken from `meta.next` or `meta.previous`, or from a
+    response's `next_page_token`; it makes a page cost the same however deep
+    it is. It belongs to the filters and the offset it was issued with (with
+    `offset` 0, not sent, the cursor's own offset is used), and it is signed:
+    send it unchanged. At most
     512 characters. Any replica of the service accepts it until the key it
     was signed with is dropped from the service's keys.
     """
@@ -391,6 +393,14 @@ class ListResponse(_message.Message):
 
     META_FIELD_NUMBER: _builtins.int
     OBJECTS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """For gRPC callers, the next page's position: send it back as
+    `ListRequest.cursor` with the same filters and limit (`offset` may be left
+    0: the cursor carries it) to get the next page. Empty on the last page.
+    It is the cursor that `meta.next` carries in its query; REST answers do
+    not show this field, so that they stay the original envelope.
+    """
     @_builtins.property
     def meta(self) -> Global___ListMeta:
         """Paging facts about this page."""
@@ -404,10 +414,11 @@ class ListResponse(_message.Message):
         *,
         meta: Global___ListMeta | None = ...,
         objects: _abc.Iterable[Global___Repository] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "objects", b"objects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["meta", b"meta", "next_page_token", b"next_page_token", "objects", b"objects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
