@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from run import GET_NAME, SERVICE, Bench, _basic, create_case  # noqa: E402
 
 from harness.live_server import LiveServer  # noqa: E402
+from harness.postgres import PostgresCluster  # noqa: E402
 
 # ruff: noqa: S603, S607 - runs git and our own servers with arguments built here
 
@@ -108,6 +109,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of A and B each")
     parser.add_argument("--requests", type=int, default=15000, help="calls per case")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
+        help="postgresql: both sides on one throwaway cluster, a fresh database per run",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="extrepo-ab-") as tmp_name:
@@ -118,7 +125,11 @@ def main() -> None:
             cwd=REPO,
             check=True,
         )
+        cluster = None
         try:
+            if args.database == "postgresql":
+                cluster = PostgresCluster()
+                cluster.start()
             bench = Bench(args, tmp)
             sides = {"A": {"PYTHONPATH": str(worktree / "server")}, "B": {}}
             for side, env in sides.items():  # each side really runs its own tree
@@ -130,15 +141,25 @@ def main() -> None:
                 order = ("A", "B") if round_number % 2 == 0 else ("B", "A")
                 for side in order:
                     print(f"round {round_number + 1}, {side}", flush=True)
-                    server = LiveServer(tmp / f"{side}{round_number}", env=sides[side])
+                    url = None
+                    if cluster is not None:
+                        url = cluster.create_database(f"ab_{side.lower()}{round_number}")
+                    server = LiveServer(
+                        tmp / f"{side}{round_number}", database_url=url, env=sides[side]
+                    )
                     with server:
                         figures[side].append(measure(bench, server, args.concurrency))
         finally:
+            if cluster is not None:
+                cluster.destroy()
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False
             )
 
-    print(f"\nB (this tree) / A ({args.base}), calls per second at {args.concurrency} in flight:")
+    print(
+        f"\nB (this tree) / A ({args.base}) on {args.database}, "
+        f"calls per second at {args.concurrency} in flight:"
+    )
     print(f"  {'case':12} {'rounds':30} median")
     for case in CASES:
         ratios = [b[case] / a[case] for a, b in zip(figures["A"], figures["B"], strict=True)]
