@@ -547,9 +547,9 @@ type ListRequest struct {
 	// response's `next_page_token`; it makes a page cost the same however deep
 	// it is. It belongs to the filters and the offset it was issued with (with
 	// `offset` 0, not sent, the cursor's own offset is used), and it is signed:
-	// send it unchanged. At most
-	// 512 characters. Any replica of the service accepts it until the key it
-	// was signed with is dropped from the service's keys.
+	// send it unchanged. At most 512 characters. Any replica of the service
+	// accepts it until the key it was signed with is dropped from the service's
+	// keys.
 	Cursor        string `protobuf:"bytes,6,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
