@@ -38,6 +38,31 @@ from .errors import (
 T = TypeVar("T")
 
 
+def _detached_connection(engine: sa.Engine) -> Any:
+    """A DBAPI connection made with the engine's settings (its connect events, such as
+    SQLite's pragmas), taken out of the pool: the caller keeps it and closes it."""
+    with translate_unavailable(engine):
+        pooled = engine.raw_connection()
+        connection = pooled.dbapi_connection
+        pooled.detach()  # ours now: the pool opens another in its place when needed
+    return connection
+
+
+def _on_cursor(dbapi: Any, connection: Any, work: Callable[[Any], T]) -> T:
+    """`work(cursor)` on a cursor of `connection` that lives for this work only."""
+    cursor = connection.cursor()
+    try:
+        return work(cursor)
+    finally:
+        with contextlib.suppress(dbapi.Error):  # a dead connection may refuse
+            cursor.close()
+
+
+def _close_quietly(dbapi: Any, connection: Any) -> None:
+    with contextlib.suppress(dbapi.Error):  # a dead connection may refuse
+        connection.close()
+
+
 class _Kept:
     """A thread's kept DBAPI connection (a holder, so that a WeakSet can list them)."""
 
@@ -84,20 +109,16 @@ class Reader:
     def close(self) -> None:
         """Close every thread's kept connection (at shutdown)."""
         for kept in list(self._kept):
-            with contextlib.suppress(self._dbapi.Error):
-                kept.connection.close()
+            _close_quietly(self._dbapi, kept.connection)
         self._kept = weakref.WeakSet()
         self._local = threading.local()
 
     def _connection(self) -> Any:
         kept = getattr(self._local, "kept", None)
         if kept is None:
-            with translate_unavailable(self._engine):
-                pooled = self._engine.raw_connection()  # made with the engine's settings
-                connection = pooled.dbapi_connection
-                pooled.detach()  # ours now: the pool opens another in its place when needed
-                if self._autocommit:
-                    connection.autocommit = True
+            connection = _detached_connection(self._engine)
+            if self._autocommit:
+                connection.autocommit = True
             kept = self._local.kept = _Kept(connection)
             self._kept.add(kept)
         return kept.connection
@@ -107,18 +128,12 @@ class Reader:
         if kept is not None and kept.connection is connection:
             self._local.kept = None
             self._kept.discard(kept)
-        with contextlib.suppress(self._dbapi.Error):  # a dead connection may refuse
-            connection.close()
+        _close_quietly(self._dbapi, connection)
 
     def _run_once(self, work: Callable[[Any], T]) -> T:
         connection = self._connection()
         try:
-            cursor = connection.cursor()
-            try:
-                return work(cursor)
-            finally:
-                with contextlib.suppress(self._dbapi.Error):
-                    cursor.close()
+            return _on_cursor(self._dbapi, connection, work)
         except (self._dbapi.OperationalError, self._dbapi.InterfaceError) as exc:
             failure = connection_failure(self._engine, exc, connection)
             self._forget(connection)
@@ -176,8 +191,7 @@ class Writer:
         """Wait for writes in progress, then release the threads and connections."""
         self._executor.shutdown(wait=True)
         if self._loop_connection is not None:
-            with contextlib.suppress(self._dbapi.Error):
-                self._loop_connection.close()
+            _close_quietly(self._dbapi, self._loop_connection)
             self._loop_connection = None
 
     def _run_on_loop(self, work: Callable[[Any], T]) -> T:
@@ -187,14 +201,11 @@ class Writer:
             # pool (drop_pooled_connections): this one predates it, so it goes too,
             # before a write finds it dead and fails (writes are never retried).
             self._loop_connection = None
-            with contextlib.suppress(self._dbapi.Error):
-                connection.close()
+            _close_quietly(self._dbapi, connection)
             connection = None
         if connection is None:
+            connection = _detached_connection(self._engine)
             with translate_unavailable(self._engine):
-                pooled = self._engine.raw_connection()  # the engine's settings applied
-                connection = pooled.dbapi_connection
-                pooled.detach()
                 if self._sqlite:
                     connection.execute("PRAGMA busy_timeout=0")
                 else:
@@ -203,12 +214,7 @@ class Writer:
             self._loop_connection = connection
             self._loop_connection_pool = self._engine.pool
         try:
-            cursor = connection.cursor()
-            try:
-                result = work(cursor)
-            finally:
-                with contextlib.suppress(self._dbapi.Error):
-                    cursor.close()
+            result = _on_cursor(self._dbapi, connection, work)
             connection.commit()
         except BaseException as exc:
             with contextlib.suppress(self._dbapi.Error):
@@ -217,8 +223,7 @@ class Writer:
                 raise _LockHeld from exc
             if isinstance(exc, self._dbapi.OperationalError | self._dbapi.InterfaceError):
                 self._loop_connection = None
-                with contextlib.suppress(self._dbapi.Error):
-                    connection.close()
+                _close_quietly(self._dbapi, connection)
                 failure = connection_failure(self._engine, exc, connection)
                 if isinstance(failure, ConnectionDropped):
                     drop_pooled_connections(self._engine)  # opened before now: suspect too

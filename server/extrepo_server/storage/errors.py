@@ -12,7 +12,7 @@ Anything else is a bug and stays what it is, so the interceptor logs it as INTER
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -56,31 +56,36 @@ def is_foreign_key_violation(exc: Exception) -> bool:
 
 
 @contextmanager
-def duplicate_key_as(engine: sa.Engine, error: Callable[[], DomainError]) -> Iterator[None]:
-    """Raise `error()` in place of an IntegrityError that is a duplicate key (from
-    SQLAlchemy or, on the prepared path, from the driver itself). The database
-    enforces uniqueness, so no read-then-write race is possible."""
+def _integrity_error_as(
+    engine: sa.Engine, matches: Callable[[Exception], bool], error: Callable[[], DomainError]
+) -> Iterator[None]:
+    """Raise `error()` in place of an IntegrityError that `matches` (from SQLAlchemy
+    or, on the prepared path, from the driver itself); others pass unchanged."""
     try:
         yield
     except (sa_exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError) as exc:
-        if is_unique_violation(exc):
+        if matches(exc):
             raise error() from None
         raise
 
 
-@contextmanager
-def missing_account_as(engine: sa.Engine, error: Callable[[], DomainError]) -> Iterator[None]:
+def duplicate_key_as(
+    engine: sa.Engine, error: Callable[[], DomainError]
+) -> AbstractContextManager[None]:
+    """Raise `error()` in place of an IntegrityError that is a duplicate key. The
+    database enforces uniqueness, so no read-then-write race is possible."""
+    return _integrity_error_as(engine, is_unique_violation, error)
+
+
+def missing_account_as(
+    engine: sa.Engine, error: Callable[[], DomainError]
+) -> AbstractContextManager[None]:
     """Raise `error()` in place of an IntegrityError that is a foreign-key violation:
     the account a row belongs to (a repository's namespace, a key's user) was deleted
     between the caller's checks and the write. Both databases check foreign keys at
     once (SQLite with PRAGMA foreign_keys=ON, see database.py), and the deletion's
     cascade removes whatever was written before it, so nothing is left orphaned."""
-    try:
-        yield
-    except (sa_exc.IntegrityError, engine.dialect.loaded_dbapi.IntegrityError) as exc:
-        if is_foreign_key_violation(exc):
-            raise error() from None
-        raise
+    return _integrity_error_as(engine, is_foreign_key_violation, error)
 
 
 def is_lock_conflict(exc: BaseException | None) -> bool:
@@ -97,10 +102,11 @@ class ConnectionDropped(Unavailable):
 
 def is_lock_timeout(exc: Exception) -> bool:
     """`exc` says a lock held elsewhere was not granted in time (SQLite's busy
-    timeout, or busy at once with a zero timeout; PostgreSQL's lock_timeout)."""
-    orig = getattr(exc, "orig", exc)
-    if getattr(orig, "sqlstate", None) in _LOCK_CONFLICT_SQLSTATES:
+    timeout, or busy at once with a zero timeout; PostgreSQL's lock_timeout, or a
+    deadlock it broke)."""
+    if is_lock_conflict(exc):
         return True
+    orig = getattr(exc, "orig", exc)
     return getattr(orig, "sqlite_errorname", "").startswith("SQLITE_BUSY")
 
 

@@ -52,6 +52,17 @@ _INSERTED_COLUMNS = (
 _REWRAP_ATTEMPTS = 5
 
 
+# One repository by its unique (namespace_id, name): for reads and deletes, and for
+# updates, whose bound parameters are not named like columns (those names belong to
+# the SET clause).
+_BY_NAME = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
+    _repo.c.name == sa.bindparam("name")
+)
+_UPDATED_BY_NAME = (_repo.c.namespace_id == sa.bindparam("key_namespace_id")) & (
+    _repo.c.name == sa.bindparam("key_name")
+)
+
+
 def _record(namespace: str, row: tuple) -> Repository:
     name, in_use, created_at, updated_at = row
     return Repository(namespace, name, in_use, created_at, updated_at)
@@ -101,10 +112,7 @@ class RepositoryStore:
         self._dialect = engine.dialect.name
         self._reader = Reader(engine)
         self._writer = Writer(engine, threads=write_threads)
-        key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
-            _repo.c.name == sa.bindparam("name")
-        )
-        self._get = PreparedStatement(engine, sa.select(*_RECORD_COLUMNS).where(key))
+        self._get = PreparedStatement(engine, sa.select(*_RECORD_COLUMNS).where(_BY_NAME))
         self._namespace_count = PreparedStatement(
             engine,
             sa.select(_account.c.repository_count).where(
@@ -128,7 +136,7 @@ class RepositoryStore:
             engine,
             _repo.insert().inline().values({c: sa.bindparam(c) for c in _INSERTED_COLUMNS}),
         )
-        self._delete = PreparedStatement(engine, _repo.delete().where(key))
+        self._delete = PreparedStatement(engine, _repo.delete().where(_BY_NAME))
         self._count_namespace = PreparedStatement(
             engine,
             _account.update()
@@ -328,11 +336,7 @@ class RepositoryStore:
             columns.append("password_encrypted")
         statement = self._updates.get(tuple(columns))
         if statement is None:
-            conditions = [
-                # Not named like columns: those names belong to the SET clause.
-                _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
-                _repo.c.name == sa.bindparam("key_name"),
-            ]
+            conditions = [_UPDATED_BY_NAME]
             if one_field:
                 conditions.append(_repo.c.key_id == sa.bindparam("key_key_id"))
             statement = self._updates[tuple(columns)] = PreparedStatement(
@@ -409,16 +413,14 @@ class RepositoryStore:
     def _rewrapping_statements(
         self, sent: str, kept: str
     ) -> tuple[PreparedStatement, PreparedStatement]:
-        key = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
-            _repo.c.name == sa.bindparam("name")
+        read = PreparedStatement(
+            self._engine, sa.select(_repo.c.key_id, _repo.c[kept]).where(_BY_NAME)
         )
-        read = PreparedStatement(self._engine, sa.select(_repo.c.key_id, _repo.c[kept]).where(key))
         swap = PreparedStatement(
             self._engine,
             _repo.update()
             .where(
-                _repo.c.namespace_id == sa.bindparam("key_namespace_id"),
-                _repo.c.name == sa.bindparam("key_name"),
+                _UPDATED_BY_NAME,
                 _repo.c.key_id.is_not_distinct_from(sa.bindparam("old_key_id")),
                 _repo.c[kept] == sa.bindparam("old_kept"),
             )
