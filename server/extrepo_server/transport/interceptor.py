@@ -55,6 +55,18 @@ def _origin_of(context: grpc.aio.ServicerContext):
     return lambda: (context.peer(), _metadata_value(context, "x-forwarded-for"))
 
 
+def handler_like(handler: grpc.RpcMethodHandler):
+    """grpc's factory of method handlers of the same kind (unary or streaming, each
+    way) as `handler`."""
+    if handler.request_streaming:
+        if handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler
+        return grpc.stream_unary_rpc_method_handler
+    if handler.response_streaming:
+        return grpc.unary_stream_rpc_method_handler
+    return grpc.unary_unary_rpc_method_handler
+
+
 def service_of(method: str) -> str:
     """`extrepo.v1.RepositoryService` of `/extrepo.v1.RepositoryService/Get`."""
     return method.split("/")[1] if method.count("/") == 2 else ""
@@ -206,20 +218,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
             return single_out
 
-        kinds = {
-            "unary_stream": (grpc.unary_stream_rpc_method_handler, False),
-            "stream_unary": (grpc.stream_unary_rpc_method_handler, True),
-            "stream_stream": (grpc.stream_stream_rpc_method_handler, True),
-        }
-        for kind, (make, streams_in) in kinds.items():
-            behavior = getattr(handler, kind)
-            if behavior is not None:
-                return make(
-                    guarded(behavior, streams_in=streams_in, streams_out=kind != "stream_unary"),
-                    request_deserializer=None,  # bytes: parsed in the call
-                    response_serializer=handler.response_serializer,
-                )
-        raise ValueError("a method handler with no behaviour")
+        behavior = handler.unary_stream or handler.stream_unary or handler.stream_stream
+        return handler_like(handler)(
+            guarded(
+                behavior,
+                streams_in=handler.request_streaming,
+                streams_out=handler.response_streaming,
+            ),
+            request_deserializer=None,  # bytes: parsed in the call
+            response_serializer=handler.response_serializer,
+        )
 
 
 async def _abort(

@@ -39,7 +39,7 @@ import time
 import grpc
 from grpc_health.v1 import health
 
-from .interceptor import service_of
+from .interceptor import handler_like, service_of
 from .status import STATUS_DETAILS_KEY, rich_status
 
 log = logging.getLogger("extrepo.server")
@@ -113,15 +113,7 @@ class ShutdownGate(grpc.aio.ServerInterceptor):
                 trailing_metadata=((STATUS_DETAILS_KEY, details),),
             )
 
-        if handler.request_streaming and handler.response_streaming:
-            make = grpc.stream_stream_rpc_method_handler
-        elif handler.request_streaming:
-            make = grpc.stream_unary_rpc_method_handler
-        elif handler.response_streaming:
-            make = grpc.unary_stream_rpc_method_handler
-        else:
-            make = grpc.unary_unary_rpc_method_handler
-        return make(refuse, response_serializer=handler.response_serializer)
+        return handler_like(handler)(refuse, response_serializer=handler.response_serializer)
 
 
 class HealthServicer(health.aio.HealthServicer):
