@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from run import GET_NAME, SERVICE, Bench, _basic, create_case  # noqa: E402
+from run import GET_NAME, SERVICE, Bench, _basic, create_case, seed_get_and_list  # noqa: E402
 
 from harness.live_server import LiveServer  # noqa: E402
 from harness.postgres import PostgresCluster  # noqa: E402
@@ -42,21 +42,7 @@ CASES = ("Get", "List (25)", "Create", "Update")
 def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, float]:
     metadata = {"authorization": _basic("bench", server.create_user("bench"))}
     target = server.address
-    seed = {"total": 1, "concurrency": 1, "metadata": metadata, "quiet": True}
-    bench.ghz(
-        "seed",
-        target,
-        f"{SERVICE}.Create",
-        **seed,
-        data={"name": GET_NAME, "username": "u", "password": "p"},
-    )
-    bench.ghz(
-        "seed",
-        target,
-        f"{SERVICE}.Create",
-        **{**seed, "total": 30},
-        data={"name": "list.example.com/app{{.RequestNumber}}", "username": "u", "password": "p"},
-    )
+    seed_get_and_list(bench, target, metadata)
     rows = {
         "Get": bench.ghz(
             "Get",

@@ -195,6 +195,26 @@ def _basic(user: str, key: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()
 
 
+def seed_get_and_list(bench: Bench, target: str, metadata: dict) -> None:
+    """Through the API: the repository Get reads, and 30 more for List's page of 25
+    (ghz numbers each call's name). Checked, not reported."""
+    seed_calls = {"total": 1, "concurrency": 1, "metadata": metadata, "quiet": True}
+    bench.ghz(
+        "seed",
+        target,
+        f"{SERVICE}.Create",
+        **seed_calls,
+        data={"name": GET_NAME, "username": "u", "password": "p"},
+    )
+    bench.ghz(
+        "seed",
+        target,
+        f"{SERVICE}.Create",
+        **{**seed_calls, "total": 30},
+        data={"name": "list.example.com/app{{.RequestNumber}}", "username": "u", "password": "p"},
+    )
+
+
 def create_case(bench: Bench, label: str, target: str, metadata: dict, concurrency: int) -> dict:
     """The Create case, shared by SQLite and PostgreSQL so that both run the same calls:
     each call names a new repository (ghz numbers the calls; one host per level)."""
@@ -316,26 +336,7 @@ def run(args: argparse.Namespace) -> dict:
             auth = _basic("bench", key)
             metadata = {"authorization": auth}
             target = server.address
-            seed_calls = {"total": 1, "concurrency": 1, "metadata": metadata, "quiet": True}
-            bench.ghz(
-                "seed",
-                target,
-                f"{SERVICE}.Create",
-                **seed_calls,
-                data={"name": GET_NAME, "username": "u", "password": "p"},
-            )
-            # 30 repositories for List's page of 25; ghz numbers each call's name.
-            bench.ghz(
-                "seed",
-                target,
-                f"{SERVICE}.Create",
-                **{**seed_calls, "total": 30},
-                data={
-                    "name": "list.example.com/app{{.RequestNumber}}",
-                    "username": "u",
-                    "password": "p",
-                },
-            )
+            seed_get_and_list(bench, target, metadata)
 
             print("gRPC (ghz)", flush=True)
             for c in LEVELS:
