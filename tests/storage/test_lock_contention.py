@@ -113,6 +113,9 @@ def test_the_refusal_carries_a_retry_hint(locked_server, database_url):
     retry = error_details_pb2.RetryInfo()
     assert [d for d in status.details if d.Unpack(retry)], "a RetryInfo detail"
     assert retry.retry_delay.ToMilliseconds() >= 500
+    info = error_details_pb2.ErrorInfo()
+    assert [d for d in status.details if d.Unpack(info)], "an ErrorInfo detail"
+    assert (info.domain, info.reason) == ("extrepo.io", "DATABASE_LOCKED")
 
 
 def test_a_write_that_gets_the_lock_in_time_succeeds(locked_server, database_url):

@@ -28,18 +28,27 @@ class DomainError(Exception):
     """Base of every error a caller can cause or be told about.
 
     `retry_after_seconds`, when set, tells the caller when trying again makes sense
-    (a google.rpc.RetryInfo detail over gRPC).
+    (a google.rpc.RetryInfo detail over gRPC); `reason`, a machine-readable cause (a
+    google.rpc.ErrorInfo), is set by a subclass or where the error is raised.
     """
 
     retry_after_seconds: float | None = None
     # A machine-readable cause (google.rpc.ErrorInfo's reason), UPPER_SNAKE_CASE.
     reason: str | None = None
 
-    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after_seconds: float | None = None,
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if retry_after_seconds is not None:
             self.retry_after_seconds = retry_after_seconds
+        if reason is not None:
+            self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,6 @@ class ResourceExhausted(DomainError):
 
 
 class Unavailable(DomainError):
-    """The database (or another dependency) cannot be reached; retrying later may succeed."""
-
-    reason = "DATABASE_UNAVAILABLE"
+    """The database (or another dependency) cannot serve the call now; retrying later
+    may succeed. Raisers say why in `reason` (storage.errors.DatabaseUnavailable for
+    the database itself)."""

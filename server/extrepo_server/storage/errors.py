@@ -95,7 +95,13 @@ def is_lock_conflict(exc: BaseException | None) -> bool:
     return getattr(orig, "sqlstate", None) in _LOCK_CONFLICT_SQLSTATES
 
 
-class ConnectionDropped(Unavailable):
+class DatabaseUnavailable(Unavailable):
+    """The database cannot be reached, or dropped the connection."""
+
+    reason = "DATABASE_UNAVAILABLE"
+
+
+class ConnectionDropped(DatabaseUnavailable):
     """A pooled connection turned out dead (e.g. the database restarted); a read may
     safely be retried once on a new connection."""
 
@@ -110,7 +116,7 @@ def is_lock_timeout(exc: Exception) -> bool:
     return getattr(orig, "sqlite_errorname", "").startswith("SQLITE_BUSY")
 
 
-class LockTimeout(Unavailable):
+class LockTimeout(DatabaseUnavailable):
     """A write waited for another connection's lock as long as allowed; it changed
     nothing, and the connection is fine."""
 
@@ -125,7 +131,7 @@ def connection_failure(engine: sa.Engine, exc: Exception, dbapi_connection: Any)
     if is_lock_timeout(exc):
         return LockTimeout(_LOCKED, retry_after_seconds=LOCKED_RETRY_AFTER_SECONDS)
     dropped = engine.dialect.is_disconnect(exc, dbapi_connection, None)
-    error = ConnectionDropped if dropped else Unavailable
+    error = ConnectionDropped if dropped else DatabaseUnavailable
     return error(_UNAVAILABLE)
 
 
@@ -140,15 +146,15 @@ def is_unavailable(exc: Exception) -> bool:
 def translate_unavailable(engine: sa.Engine) -> Iterator[None]:
     """Turn a lost or unreachable database into the domain's Unavailable.
 
-    Covers both SQLAlchemy's wrapped errors and the driver's own, which prepared
-    queries (see prepared.py) meet directly.
+    Covers both SQLAlchemy's wrapped errors and the driver's own, which compiled
+    statements (see statements.py) meet directly.
     """
     dbapi = engine.dialect.loaded_dbapi
     try:
         yield
     except sa_exc.DBAPIError as exc:
         if is_unavailable(exc):
-            raise Unavailable(_UNAVAILABLE) from exc
+            raise DatabaseUnavailable(_UNAVAILABLE) from exc
         raise
     except (dbapi.OperationalError, dbapi.InterfaceError) as exc:
-        raise Unavailable(_UNAVAILABLE) from exc
+        raise DatabaseUnavailable(_UNAVAILABLE) from exc

@@ -158,4 +158,4 @@ def refuse_unknown_key(engine: sa.Engine, key_id: str) -> Iterator[None]:
             "key (retired by 'secrets prune'); restart the server with the current keys",
             extra={"key_id": key_id},
         )
-        raise Unavailable(RETIRED_KEY_MESSAGE) from None
+        raise Unavailable(RETIRED_KEY_MESSAGE, reason="ENCRYPTION_KEY_RETIRED") from None

@@ -387,7 +387,8 @@ class RepositoryStore:
                 raise Unavailable(
                     f"this server cannot keep the stored {field} of {_quoted(name)} yet (it is "
                     "encrypted with a newer key); retry shortly, or send both username "
-                    "and password"
+                    "and password",
+                    reason="ENCRYPTION_KEY_NOT_LOADED",
                 )
             swapped = swap.first_on(
                 cursor,
@@ -408,7 +409,10 @@ class RepositoryStore:
             row = await self._writer.run(attempt)
             if row is not False:
                 return row
-        raise Unavailable("this repository is being updated by others at this moment; retry")
+        raise Unavailable(
+            "this repository is being updated by others at this moment; retry",
+            reason="CONCURRENT_UPDATE",
+        )
 
     def _rewrapping_statements(
         self, sent: str, kept: str
