@@ -12,7 +12,7 @@ loop (see app.py): a database that is down must answer "unavailable" within
 No `pool_pre_ping` by default: it costs a round trip on every checkout, and every call checks a
 connection out (measured in the README). Instead a connection the database dropped
 is noticed by the call that uses it, which answers UNAVAILABLE; that call invalidates
-the whole pool (see prepared.py and SQLAlchemy's own disconnect handling), so after
+the whole pool (see connections.py and SQLAlchemy's own disconnect handling), so after
 a database restart one call per server fails and the next ones reconnect.
 """
 
