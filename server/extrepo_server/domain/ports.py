@@ -173,8 +173,74 @@ class RegistryPing:
     challenge: Challenge | None = None
 
 
+class VerificationState(enum.Enum):
+    """The outcome of a check of a repository's credentials against its registry
+    (proto: `Verification.State`, whose docs say what each means). The values are
+    what the database stores."""
+
+    PENDING = "pending"
+    NOT_CHECKED = "not_checked"
+    VERIFIED = "verified"
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    REPOSITORY_NOT_FOUND = "repository_not_found"
+    PULL_DENIED = "pull_denied"
+    REGISTRY_UNREACHABLE = "registry_unreachable"
+    TLS_ERROR = "tls_error"
+    NOT_A_REGISTRY = "not_a_registry"
+    ADDRESS_FORBIDDEN = "address_forbidden"
+    REGISTRY_ERROR = "registry_error"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the latest check found: the state, when it finished (None while PENDING
+    or NOT_CHECKED) and a short reason a user can read (never a credential)."""
+
+    state: VerificationState
+    checked_at: datetime | None = None
+    reason: str = ""
+
+
+PENDING = Verification(VerificationState.PENDING, None, "not checked yet")
+
+
+class AuthScheme(enum.Enum):
+    """How a registry asks clients to authenticate (its `/v2/` challenge)."""
+
+    NONE = "none"  # anyone may pull
+    BASIC = "basic"  # Basic credentials on every request
+    BEARER = "bearer"  # the token flow, at the challenge's realm
+
+
+@dataclass(frozen=True)
+class PullCredentials:
+    """A registry username and password in plain text, only ever in memory for the
+    length of one check. Never printed: repr shows neither."""
+
+    username: str = field(repr=False)
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RegistryCheck:
+    """One check of credentials against one repository of a registry: the outcome,
+    and what was learned about the registry on the way (for Validate)."""
+
+    verification: Verification
+    auth_scheme: AuthScheme | None = None  # None: the check did not get that far
+    token_realm_host: str = ""  # host[:port] of the token service, for BEARER
+    api_version: str = ""  # the Docker-Distribution-API-Version header, e.g. registry/2.0
+
+
 class Registries(Protocol):
     """Third-party registries, reached over the network (registry.client). Async:
     a check takes tens of milliseconds to seconds and must never block the loop."""
 
     async def ping(self, host: str) -> RegistryPing: ...
+
+    async def check(self, host: str, path: str, credentials: PullCredentials) -> RegistryCheck:
+        """Whether `credentials` may pull `host/path`, as `docker pull` would find
+        out, without pulling image data. Never raises for what the registry, the
+        network or the address policy does: every outcome is a VerificationState,
+        within the client's total timeout."""
+        ...

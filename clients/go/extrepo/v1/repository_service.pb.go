@@ -95,6 +95,169 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// State is the outcome of a check. Values are not prefixed with the enum's
+// name: over REST they are the JSON strings a user reads
+// (`"state": "VERIFIED"`), and nesting scopes them to this message.
+type Verification_State int32
+
+const (
+	// Not used.
+	Verification_STATE_UNSPECIFIED Verification_State = 0
+	// Registered, and the first check has not finished yet.
+	Verification_PENDING Verification_State = 1
+	// Checking is turned off on this service; nothing is known.
+	Verification_NOT_CHECKED Verification_State = 2
+	// The registry let these credentials list the repository's tags: a pull
+	// would be allowed.
+	Verification_VERIFIED Verification_State = 3
+	// The registry (or its token service) refused the username and password.
+	Verification_CREDENTIALS_REJECTED Verification_State = 4
+	// The registry accepted the credentials but has no repository of that
+	// path (`NAME_UNKNOWN`).
+	Verification_REPOSITORY_NOT_FOUND Verification_State = 5
+	// The registry accepted the credentials but they may not pull this
+	// repository (401 or 403 with a token of that scope, or a token service
+	// that grants no pull access). Registries often answer this way for a
+	// repository that does not exist either.
+	Verification_PULL_DENIED Verification_State = 6
+	// No answer: the name does not resolve, nothing listens, or no answer
+	// came within the check's timeout.
+	Verification_REGISTRY_UNREACHABLE Verification_State = 7
+	// The registry's TLS certificate is not valid for its name or not
+	// trusted, or the TLS handshake failed.
+	Verification_TLS_ERROR Verification_State = 8
+	// Something answered on the host, but not the registry API: `/v2/`
+	// without the `Docker-Distribution-API-Version: registry/2.0` header.
+	Verification_NOT_A_REGISTRY Verification_State = 9
+	// The host resolves to an address this service does not call
+	// (loopback, private, link-local or cloud metadata addresses), and it is
+	// not on the service's allow-list.
+	Verification_ADDRESS_FORBIDDEN Verification_State = 10
+	// The registry answered, but not in a way a pull could go on with: a
+	// server error, an unusable token answer, a redirect to another host
+	// (credentials are not sent there), or an answer too large.
+	Verification_REGISTRY_ERROR Verification_State = 11
+)
+
+// Enum value maps for Verification_State.
+var (
+	Verification_State_name = map[int32]string{
+		0:  "STATE_UNSPECIFIED",
+		1:  "PENDING",
+		2:  "NOT_CHECKED",
+		3:  "VERIFIED",
+		4:  "CREDENTIALS_REJECTED",
+		5:  "REPOSITORY_NOT_FOUND",
+		6:  "PULL_DENIED",
+		7:  "REGISTRY_UNREACHABLE",
+		8:  "TLS_ERROR",
+		9:  "NOT_A_REGISTRY",
+		10: "ADDRESS_FORBIDDEN",
+		11: "REGISTRY_ERROR",
+	}
+	Verification_State_value = map[string]int32{
+		"STATE_UNSPECIFIED":    0,
+		"PENDING":              1,
+		"NOT_CHECKED":          2,
+		"VERIFIED":             3,
+		"CREDENTIALS_REJECTED": 4,
+		"REPOSITORY_NOT_FOUND": 5,
+		"PULL_DENIED":          6,
+		"REGISTRY_UNREACHABLE": 7,
+		"TLS_ERROR":            8,
+		"NOT_A_REGISTRY":       9,
+		"ADDRESS_FORBIDDEN":    10,
+		"REGISTRY_ERROR":       11,
+	}
+)
+
+func (x Verification_State) Enum() *Verification_State {
+	p := new(Verification_State)
+	*p = x
+	return p
+}
+
+func (x Verification_State) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Verification_State) Descriptor() protoreflect.EnumDescriptor {
+	return file_extrepo_v1_repository_service_proto_enumTypes[0].Descriptor()
+}
+
+func (Verification_State) Type() protoreflect.EnumType {
+	return &file_extrepo_v1_repository_service_proto_enumTypes[0]
+}
+
+func (x Verification_State) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Verification_State.Descriptor instead.
+func (Verification_State) EnumDescriptor() ([]byte, []int) {
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{1, 0}
+}
+
+// AuthScheme is how the registry asks clients to authenticate.
+type ValidateRepositoryResponse_AuthScheme int32
+
+const (
+	// Not known: the check did not get as far as the registry's answer to
+	// `GET /v2/`.
+	ValidateRepositoryResponse_AUTH_SCHEME_UNSPECIFIED ValidateRepositoryResponse_AuthScheme = 0
+	// The registry lets anyone pull; the credentials were not needed.
+	ValidateRepositoryResponse_NONE ValidateRepositoryResponse_AuthScheme = 1
+	// HTTP Basic authentication with the username and password on every
+	// request (`WWW-Authenticate: Basic ...`).
+	ValidateRepositoryResponse_BASIC ValidateRepositoryResponse_AuthScheme = 2
+	// The Docker registry token flow: a bearer token from the token service
+	// named by the challenge's realm (`WWW-Authenticate: Bearer ...`).
+	ValidateRepositoryResponse_BEARER ValidateRepositoryResponse_AuthScheme = 3
+)
+
+// Enum value maps for ValidateRepositoryResponse_AuthScheme.
+var (
+	ValidateRepositoryResponse_AuthScheme_name = map[int32]string{
+		0: "AUTH_SCHEME_UNSPECIFIED",
+		1: "NONE",
+		2: "BASIC",
+		3: "BEARER",
+	}
+	ValidateRepositoryResponse_AuthScheme_value = map[string]int32{
+		"AUTH_SCHEME_UNSPECIFIED": 0,
+		"NONE":                    1,
+		"BASIC":                   2,
+		"BEARER":                  3,
+	}
+)
+
+func (x ValidateRepositoryResponse_AuthScheme) Enum() *ValidateRepositoryResponse_AuthScheme {
+	p := new(ValidateRepositoryResponse_AuthScheme)
+	*p = x
+	return p
+}
+
+func (x ValidateRepositoryResponse_AuthScheme) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ValidateRepositoryResponse_AuthScheme) Descriptor() protoreflect.EnumDescriptor {
+	return file_extrepo_v1_repository_service_proto_enumTypes[1].Descriptor()
+}
+
+func (ValidateRepositoryResponse_AuthScheme) Type() protoreflect.EnumType {
+	return &file_extrepo_v1_repository_service_proto_enumTypes[1]
+}
+
+func (x ValidateRepositoryResponse_AuthScheme) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ValidateRepositoryResponse_AuthScheme.Descriptor instead.
+func (ValidateRepositoryResponse_AuthScheme) EnumDescriptor() ([]byte, []int) {
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{14, 0}
+}
+
 // Repository is an external repository: an image repository on a third-party
 // registry, registered in a namespace. Its credentials are write-only and
 // never part of this message.
@@ -119,7 +282,12 @@ type Repository struct {
 	// When the repository was registered.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the repository or its credentials last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The outcome of the latest check of the stored credentials against the
+	// registry: made when the repository is created or its credentials change,
+	// then again in the background every few hours, so that it stays true when
+	// a password expires. Listing and getting never trigger a check.
+	Verification  *Verification `protobuf:"bytes,8,opt,name=verification,proto3" json:"verification,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +371,83 @@ func (x *Repository) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Repository) GetVerification() *Verification {
+	if x != nil {
+		return x.Verification
+	}
+	return nil
+}
+
+// Verification is what a check of a repository's credentials against its
+// registry found. A check does what `docker pull` does up to the image data:
+// `GET /v2/` on the registry, the token flow (or Basic auth) the registry's
+// `WWW-Authenticate` challenge asks for, with the scope
+// `repository:<path>:pull`, then `GET /v2/<path>/tags/list`. It never pulls
+// image data and never writes.
+type Verification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The outcome.
+	State Verification_State `protobuf:"varint,1,opt,name=state,proto3,enum=extrepo.v1.Verification_State" json:"state,omitempty"`
+	// When the check finished; absent while `PENDING` or `NOT_CHECKED`.
+	CheckTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=check_time,json=checkTime,proto3" json:"check_time,omitempty"`
+	// A short explanation a user can act on, e.g. `registry.example.com
+	// refused the username and password`. Never contains a credential.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Verification) Reset() {
+	*x = Verification{}
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Verification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Verification) ProtoMessage() {}
+
+func (x *Verification) ProtoReflect() protoreflect.Message {
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Verification.ProtoReflect.Descriptor instead.
+func (*Verification) Descriptor() ([]byte, []int) {
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Verification) GetState() Verification_State {
+	if x != nil {
+		return x.State
+	}
+	return Verification_STATE_UNSPECIFIED
+}
+
+func (x *Verification) GetCheckTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CheckTime
+	}
+	return nil
+}
+
+func (x *Verification) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // GetRequest names the repository to return.
 type GetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -217,7 +462,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[1]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +474,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[1]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +487,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{1}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetRequest) GetNamespace() string {
@@ -271,7 +516,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[2]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -283,7 +528,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[2]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -296,7 +541,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{2}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *GetResponse) GetRepository() *Repository {
@@ -328,7 +573,7 @@ type UpdateRequest struct {
 
 func (x *UpdateRequest) Reset() {
 	*x = UpdateRequest{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[3]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +585,7 @@ func (x *UpdateRequest) String() string {
 func (*UpdateRequest) ProtoMessage() {}
 
 func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[3]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +598,7 @@ func (x *UpdateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateRequest) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{3}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *UpdateRequest) GetNamespace() string {
@@ -396,7 +641,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[4]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -408,7 +653,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[4]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -421,7 +666,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{4}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UpdateResponse) GetRepository() *Repository {
@@ -444,7 +689,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[5]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +701,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[5]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +714,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{5}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DeleteRequest) GetNamespace() string {
@@ -495,7 +740,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[6]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +752,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[6]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +765,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{6}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{7}
 }
 
 // ListRequest selects a page of the repositories of a namespace. Over REST
@@ -557,7 +802,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[7]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -569,7 +814,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[7]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -582,7 +827,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{7}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListRequest) GetNamespace() string {
@@ -646,7 +891,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[8]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -658,7 +903,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[8]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -671,7 +916,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{8}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListResponse) GetMeta() *ListMeta {
@@ -715,7 +960,7 @@ type ListMeta struct {
 
 func (x *ListMeta) Reset() {
 	*x = ListMeta{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[9]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +972,7 @@ func (x *ListMeta) String() string {
 func (*ListMeta) ProtoMessage() {}
 
 func (x *ListMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[9]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +985,7 @@ func (x *ListMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMeta.ProtoReflect.Descriptor instead.
 func (*ListMeta) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{9}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListMeta) GetLimit() int32 {
@@ -800,7 +1045,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[10]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +1057,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[10]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +1070,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{10}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateRequest) GetNamespace() string {
@@ -868,7 +1113,7 @@ type CreateResponse struct {
 
 func (x *CreateResponse) Reset() {
 	*x = CreateResponse{}
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[11]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -880,7 +1125,7 @@ func (x *CreateResponse) String() string {
 func (*CreateResponse) ProtoMessage() {}
 
 func (x *CreateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_extrepo_v1_repository_service_proto_msgTypes[11]
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -893,7 +1138,7 @@ func (x *CreateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateResponse.ProtoReflect.Descriptor instead.
 func (*CreateResponse) Descriptor() ([]byte, []int) {
-	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{11}
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateResponse) GetRepository() *Repository {
@@ -903,12 +1148,175 @@ func (x *CreateResponse) GetRepository() *Repository {
 	return nil
 }
 
+// ValidateRepositoryRequest names a repository and, optionally, credentials
+// to try with it. Over REST its fields but `namespace` and `name` are the
+// JSON body.
+type ValidateRepositoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The namespace of the repository; empty means the caller's own.
+	Namespace string `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// The repository's full name, e.g. `registry.local/user1/image1`.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// The username to try; not sent uses the stored one. Sent, it must not be
+	// empty; at most 1,024 characters.
+	Username *string `protobuf:"bytes,3,opt,name=username,proto3,oneof" json:"username,omitempty"`
+	// The password (or token, or key) to try; not sent uses the stored one.
+	// Sent, it must not be empty; at most 32,768 characters.
+	Password      *string `protobuf:"bytes,4,opt,name=password,proto3,oneof" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRepositoryRequest) Reset() {
+	*x = ValidateRepositoryRequest{}
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRepositoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRepositoryRequest) ProtoMessage() {}
+
+func (x *ValidateRepositoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRepositoryRequest.ProtoReflect.Descriptor instead.
+func (*ValidateRepositoryRequest) Descriptor() ([]byte, []int) {
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ValidateRepositoryRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ValidateRepositoryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ValidateRepositoryRequest) GetUsername() string {
+	if x != nil && x.Username != nil {
+		return *x.Username
+	}
+	return ""
+}
+
+func (x *ValidateRepositoryRequest) GetPassword() string {
+	if x != nil && x.Password != nil {
+		return *x.Password
+	}
+	return ""
+}
+
+// ValidateRepositoryResponse is what the check found, and what it learned
+// about the registry on the way.
+type ValidateRepositoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The outcome of the check, as `Repository.verification` would hold it.
+	Verification *Verification `protobuf:"bytes,1,opt,name=verification,proto3" json:"verification,omitempty"`
+	// How the registry asks clients to authenticate.
+	AuthScheme ValidateRepositoryResponse_AuthScheme `protobuf:"varint,2,opt,name=auth_scheme,json=authScheme,proto3,enum=extrepo.v1.ValidateRepositoryResponse_AuthScheme" json:"auth_scheme,omitempty"`
+	// The host (with a port if not the default) of the token service the
+	// registry sent the check to, for `BEARER`; empty otherwise.
+	TokenRealmHost string `protobuf:"bytes,3,opt,name=token_realm_host,json=tokenRealmHost,proto3" json:"token_realm_host,omitempty"`
+	// The registry's `Docker-Distribution-API-Version` header, e.g.
+	// `registry/2.0`; empty if it sent none.
+	ApiVersion string `protobuf:"bytes,4,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	// The resource URI of the registry checked:
+	// `/api/repo/v1/{namespace}/registry/{host}/`.
+	Registry      string `protobuf:"bytes,5,opt,name=registry,proto3" json:"registry,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRepositoryResponse) Reset() {
+	*x = ValidateRepositoryResponse{}
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRepositoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRepositoryResponse) ProtoMessage() {}
+
+func (x *ValidateRepositoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_extrepo_v1_repository_service_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRepositoryResponse.ProtoReflect.Descriptor instead.
+func (*ValidateRepositoryResponse) Descriptor() ([]byte, []int) {
+	return file_extrepo_v1_repository_service_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ValidateRepositoryResponse) GetVerification() *Verification {
+	if x != nil {
+		return x.Verification
+	}
+	return nil
+}
+
+func (x *ValidateRepositoryResponse) GetAuthScheme() ValidateRepositoryResponse_AuthScheme {
+	if x != nil {
+		return x.AuthScheme
+	}
+	return ValidateRepositoryResponse_AUTH_SCHEME_UNSPECIFIED
+}
+
+func (x *ValidateRepositoryResponse) GetTokenRealmHost() string {
+	if x != nil {
+		return x.TokenRealmHost
+	}
+	return ""
+}
+
+func (x *ValidateRepositoryResponse) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ValidateRepositoryResponse) GetRegistry() string {
+	if x != nil {
+		return x.Registry
+	}
+	return ""
+}
+
 var File_extrepo_v1_repository_service_proto protoreflect.FileDescriptor
 
 const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\n" +
 	"#extrepo/v1/repository_service.proto\x12\n" +
-	"extrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xb8\x02\n" +
+	"extrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xfc\x02\n" +
 	"\n" +
 	"Repository\x12\x18\n" +
 	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x05R\x04name\x12\x1b\n" +
@@ -919,7 +1327,27 @@ const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"updateTime\"J\n" +
+	"updateTime\x12B\n" +
+	"\fverification\x18\b \x01(\v2\x18.extrepo.v1.VerificationB\x04\xe2A\x01\x03R\fverification\"\x91\x03\n" +
+	"\fVerification\x124\n" +
+	"\x05state\x18\x01 \x01(\x0e2\x1e.extrepo.v1.Verification.StateR\x05state\x129\n" +
+	"\n" +
+	"check_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcheckTime\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xf7\x01\n" +
+	"\x05State\x12\x15\n" +
+	"\x11STATE_UNSPECIFIED\x10\x00\x12\v\n" +
+	"\aPENDING\x10\x01\x12\x0f\n" +
+	"\vNOT_CHECKED\x10\x02\x12\f\n" +
+	"\bVERIFIED\x10\x03\x12\x18\n" +
+	"\x14CREDENTIALS_REJECTED\x10\x04\x12\x18\n" +
+	"\x14REPOSITORY_NOT_FOUND\x10\x05\x12\x0f\n" +
+	"\vPULL_DENIED\x10\x06\x12\x18\n" +
+	"\x14REGISTRY_UNREACHABLE\x10\a\x12\r\n" +
+	"\tTLS_ERROR\x10\b\x12\x12\n" +
+	"\x0eNOT_A_REGISTRY\x10\t\x12\x15\n" +
+	"\x11ADDRESS_FORBIDDEN\x10\n" +
+	"\x12\x12\n" +
+	"\x0eREGISTRY_ERROR\x10\v\"J\n" +
 	"\n" +
 	"GetRequest\x12\"\n" +
 	"\tnamespace\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\tnamespace\x12\x18\n" +
@@ -969,7 +1397,29 @@ const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\x0eCreateResponse\x126\n" +
 	"\n" +
 	"repository\x18\x01 \x01(\v2\x16.extrepo.v1.RepositoryR\n" +
-	"repository2\xc6\x06\n" +
+	"repository\"\xc1\x01\n" +
+	"\x19ValidateRepositoryRequest\x12\"\n" +
+	"\tnamespace\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\tnamespace\x12\x18\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12%\n" +
+	"\busername\x18\x03 \x01(\tB\x04\xe2A\x01\x04H\x00R\busername\x88\x01\x01\x12%\n" +
+	"\bpassword\x18\x04 \x01(\tB\x04\xe2A\x01\x04H\x01R\bpassword\x88\x01\x01B\v\n" +
+	"\t_usernameB\v\n" +
+	"\t_password\"\xe1\x02\n" +
+	"\x1aValidateRepositoryResponse\x12<\n" +
+	"\fverification\x18\x01 \x01(\v2\x18.extrepo.v1.VerificationR\fverification\x12R\n" +
+	"\vauth_scheme\x18\x02 \x01(\x0e21.extrepo.v1.ValidateRepositoryResponse.AuthSchemeR\n" +
+	"authScheme\x12(\n" +
+	"\x10token_realm_host\x18\x03 \x01(\tR\x0etokenRealmHost\x12\x1f\n" +
+	"\vapi_version\x18\x04 \x01(\tR\n" +
+	"apiVersion\x12\x1a\n" +
+	"\bregistry\x18\x05 \x01(\tR\bregistry\"J\n" +
+	"\n" +
+	"AuthScheme\x12\x1b\n" +
+	"\x17AUTH_SCHEME_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04NONE\x10\x01\x12\t\n" +
+	"\x05BASIC\x10\x02\x12\n" +
+	"\n" +
+	"\x06BEARER\x10\x032\xa0\b\n" +
 	"\x11RepositoryService\x12\xaa\x01\n" +
 	"\x03Get\x12\x16.extrepo.v1.GetRequest\x1a\x17.extrepo.v1.GetResponse\"r\x82\xd3\xe4\x93\x02lZ/b\n" +
 	"repository\x12!/api/repo/v1/repository/{name=**}b\n" +
@@ -981,7 +1431,8 @@ const file_extrepo_v1_repository_service_proto_rawDesc = "" +
 	"\x04List\x12\x17.extrepo.v1.ListRequest\x1a\x18.extrepo.v1.ListResponse\"F\x82\xd3\xe4\x93\x02@Z\x19\x12\x17/api/repo/v1/repository\x12#/api/repo/v1/{namespace}/repository\x12\xa5\x01\n" +
 	"\x06Create\x12\x19.extrepo.v1.CreateRequest\x1a\x1a.extrepo.v1.CreateResponse\"d\x82\xd3\xe4\x93\x02^:\x01*Z(:\x01*b\n" +
 	"repository\"\x17/api/repo/v1/repositoryb\n" +
-	"repository\"#/api/repo/v1/{namespace}/repositoryBe\n" +
+	"repository\"#/api/repo/v1/{namespace}/repository\x12\xd7\x01\n" +
+	"\x12ValidateRepository\x12%.extrepo.v1.ValidateRepositoryRequest\x1a&.extrepo.v1.ValidateRepositoryResponse\"r\x82\xd3\xe4\x93\x02l:\x01*Z/:\x01*\"*/api/repo/v1/repository/{name=**}:validate\"6/api/repo/v1/{namespace}/repository/{name=**}:validateBe\n" +
 	"\rio.extrepo.v1B\x16RepositoryServiceProtoP\x01Z:github.com/extrepo/extrepo/clients/go/extrepo/v1;extrepov1b\x06proto3"
 
 var (
@@ -996,48 +1447,61 @@ func file_extrepo_v1_repository_service_proto_rawDescGZIP() []byte {
 	return file_extrepo_v1_repository_service_proto_rawDescData
 }
 
-var file_extrepo_v1_repository_service_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_extrepo_v1_repository_service_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_extrepo_v1_repository_service_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_extrepo_v1_repository_service_proto_goTypes = []any{
-	(*Repository)(nil),             // 0: extrepo.v1.Repository
-	(*GetRequest)(nil),             // 1: extrepo.v1.GetRequest
-	(*GetResponse)(nil),            // 2: extrepo.v1.GetResponse
-	(*UpdateRequest)(nil),          // 3: extrepo.v1.UpdateRequest
-	(*UpdateResponse)(nil),         // 4: extrepo.v1.UpdateResponse
-	(*DeleteRequest)(nil),          // 5: extrepo.v1.DeleteRequest
-	(*DeleteResponse)(nil),         // 6: extrepo.v1.DeleteResponse
-	(*ListRequest)(nil),            // 7: extrepo.v1.ListRequest
-	(*ListResponse)(nil),           // 8: extrepo.v1.ListResponse
-	(*ListMeta)(nil),               // 9: extrepo.v1.ListMeta
-	(*CreateRequest)(nil),          // 10: extrepo.v1.CreateRequest
-	(*CreateResponse)(nil),         // 11: extrepo.v1.CreateResponse
-	(*timestamppb.Timestamp)(nil),  // 12: google.protobuf.Timestamp
-	(*wrapperspb.StringValue)(nil), // 13: google.protobuf.StringValue
+	(Verification_State)(0),                    // 0: extrepo.v1.Verification.State
+	(ValidateRepositoryResponse_AuthScheme)(0), // 1: extrepo.v1.ValidateRepositoryResponse.AuthScheme
+	(*Repository)(nil),                         // 2: extrepo.v1.Repository
+	(*Verification)(nil),                       // 3: extrepo.v1.Verification
+	(*GetRequest)(nil),                         // 4: extrepo.v1.GetRequest
+	(*GetResponse)(nil),                        // 5: extrepo.v1.GetResponse
+	(*UpdateRequest)(nil),                      // 6: extrepo.v1.UpdateRequest
+	(*UpdateResponse)(nil),                     // 7: extrepo.v1.UpdateResponse
+	(*DeleteRequest)(nil),                      // 8: extrepo.v1.DeleteRequest
+	(*DeleteResponse)(nil),                     // 9: extrepo.v1.DeleteResponse
+	(*ListRequest)(nil),                        // 10: extrepo.v1.ListRequest
+	(*ListResponse)(nil),                       // 11: extrepo.v1.ListResponse
+	(*ListMeta)(nil),                           // 12: extrepo.v1.ListMeta
+	(*CreateRequest)(nil),                      // 13: extrepo.v1.CreateRequest
+	(*CreateResponse)(nil),                     // 14: extrepo.v1.CreateResponse
+	(*ValidateRepositoryRequest)(nil),          // 15: extrepo.v1.ValidateRepositoryRequest
+	(*ValidateRepositoryResponse)(nil),         // 16: extrepo.v1.ValidateRepositoryResponse
+	(*timestamppb.Timestamp)(nil),              // 17: google.protobuf.Timestamp
+	(*wrapperspb.StringValue)(nil),             // 18: google.protobuf.StringValue
 }
 var file_extrepo_v1_repository_service_proto_depIdxs = []int32{
-	12, // 0: extrepo.v1.Repository.create_time:type_name -> google.protobuf.Timestamp
-	12, // 1: extrepo.v1.Repository.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: extrepo.v1.GetResponse.repository:type_name -> extrepo.v1.Repository
-	0,  // 3: extrepo.v1.UpdateResponse.repository:type_name -> extrepo.v1.Repository
-	9,  // 4: extrepo.v1.ListResponse.meta:type_name -> extrepo.v1.ListMeta
-	0,  // 5: extrepo.v1.ListResponse.objects:type_name -> extrepo.v1.Repository
-	13, // 6: extrepo.v1.ListMeta.next:type_name -> google.protobuf.StringValue
-	13, // 7: extrepo.v1.ListMeta.previous:type_name -> google.protobuf.StringValue
-	0,  // 8: extrepo.v1.CreateResponse.repository:type_name -> extrepo.v1.Repository
-	1,  // 9: extrepo.v1.RepositoryService.Get:input_type -> extrepo.v1.GetRequest
-	3,  // 10: extrepo.v1.RepositoryService.Update:input_type -> extrepo.v1.UpdateRequest
-	5,  // 11: extrepo.v1.RepositoryService.Delete:input_type -> extrepo.v1.DeleteRequest
-	7,  // 12: extrepo.v1.RepositoryService.List:input_type -> extrepo.v1.ListRequest
-	10, // 13: extrepo.v1.RepositoryService.Create:input_type -> extrepo.v1.CreateRequest
-	2,  // 14: extrepo.v1.RepositoryService.Get:output_type -> extrepo.v1.GetResponse
-	4,  // 15: extrepo.v1.RepositoryService.Update:output_type -> extrepo.v1.UpdateResponse
-	6,  // 16: extrepo.v1.RepositoryService.Delete:output_type -> extrepo.v1.DeleteResponse
-	8,  // 17: extrepo.v1.RepositoryService.List:output_type -> extrepo.v1.ListResponse
-	11, // 18: extrepo.v1.RepositoryService.Create:output_type -> extrepo.v1.CreateResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	17, // 0: extrepo.v1.Repository.create_time:type_name -> google.protobuf.Timestamp
+	17, // 1: extrepo.v1.Repository.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 2: extrepo.v1.Repository.verification:type_name -> extrepo.v1.Verification
+	0,  // 3: extrepo.v1.Verification.state:type_name -> extrepo.v1.Verification.State
+	17, // 4: extrepo.v1.Verification.check_time:type_name -> google.protobuf.Timestamp
+	2,  // 5: extrepo.v1.GetResponse.repository:type_name -> extrepo.v1.Repository
+	2,  // 6: extrepo.v1.UpdateResponse.repository:type_name -> extrepo.v1.Repository
+	12, // 7: extrepo.v1.ListResponse.meta:type_name -> extrepo.v1.ListMeta
+	2,  // 8: extrepo.v1.ListResponse.objects:type_name -> extrepo.v1.Repository
+	18, // 9: extrepo.v1.ListMeta.next:type_name -> google.protobuf.StringValue
+	18, // 10: extrepo.v1.ListMeta.previous:type_name -> google.protobuf.StringValue
+	2,  // 11: extrepo.v1.CreateResponse.repository:type_name -> extrepo.v1.Repository
+	3,  // 12: extrepo.v1.ValidateRepositoryResponse.verification:type_name -> extrepo.v1.Verification
+	1,  // 13: extrepo.v1.ValidateRepositoryResponse.auth_scheme:type_name -> extrepo.v1.ValidateRepositoryResponse.AuthScheme
+	4,  // 14: extrepo.v1.RepositoryService.Get:input_type -> extrepo.v1.GetRequest
+	6,  // 15: extrepo.v1.RepositoryService.Update:input_type -> extrepo.v1.UpdateRequest
+	8,  // 16: extrepo.v1.RepositoryService.Delete:input_type -> extrepo.v1.DeleteRequest
+	10, // 17: extrepo.v1.RepositoryService.List:input_type -> extrepo.v1.ListRequest
+	13, // 18: extrepo.v1.RepositoryService.Create:input_type -> extrepo.v1.CreateRequest
+	15, // 19: extrepo.v1.RepositoryService.ValidateRepository:input_type -> extrepo.v1.ValidateRepositoryRequest
+	5,  // 20: extrepo.v1.RepositoryService.Get:output_type -> extrepo.v1.GetResponse
+	7,  // 21: extrepo.v1.RepositoryService.Update:output_type -> extrepo.v1.UpdateResponse
+	9,  // 22: extrepo.v1.RepositoryService.Delete:output_type -> extrepo.v1.DeleteResponse
+	11, // 23: extrepo.v1.RepositoryService.List:output_type -> extrepo.v1.ListResponse
+	14, // 24: extrepo.v1.RepositoryService.Create:output_type -> extrepo.v1.CreateResponse
+	16, // 25: extrepo.v1.RepositoryService.ValidateRepository:output_type -> extrepo.v1.ValidateRepositoryResponse
+	20, // [20:26] is the sub-list for method output_type
+	14, // [14:20] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_extrepo_v1_repository_service_proto_init() }
@@ -1045,19 +1509,21 @@ func file_extrepo_v1_repository_service_proto_init() {
 	if File_extrepo_v1_repository_service_proto != nil {
 		return
 	}
-	file_extrepo_v1_repository_service_proto_msgTypes[3].OneofWrappers = []any{}
+	file_extrepo_v1_repository_service_proto_msgTypes[4].OneofWrappers = []any{}
+	file_extrepo_v1_repository_service_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_extrepo_v1_repository_service_proto_rawDesc), len(file_extrepo_v1_repository_service_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   12,
+			NumEnums:      2,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_extrepo_v1_repository_service_proto_goTypes,
 		DependencyIndexes: file_extrepo_v1_repository_service_proto_depIdxs,
+		EnumInfos:         file_extrepo_v1_repository_service_proto_enumTypes,
 		MessageInfos:      file_extrepo_v1_repository_service_proto_msgTypes,
 	}.Build()
 	File_extrepo_v1_repository_service_proto = out.File

@@ -89,11 +89,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RepositoryService_Get_FullMethodName    = "/extrepo.v1.RepositoryService/Get"
-	RepositoryService_Update_FullMethodName = "/extrepo.v1.RepositoryService/Update"
-	RepositoryService_Delete_FullMethodName = "/extrepo.v1.RepositoryService/Delete"
-	RepositoryService_List_FullMethodName   = "/extrepo.v1.RepositoryService/List"
-	RepositoryService_Create_FullMethodName = "/extrepo.v1.RepositoryService/Create"
+	RepositoryService_Get_FullMethodName                = "/extrepo.v1.RepositoryService/Get"
+	RepositoryService_Update_FullMethodName             = "/extrepo.v1.RepositoryService/Update"
+	RepositoryService_Delete_FullMethodName             = "/extrepo.v1.RepositoryService/Delete"
+	RepositoryService_List_FullMethodName               = "/extrepo.v1.RepositoryService/List"
+	RepositoryService_Create_FullMethodName             = "/extrepo.v1.RepositoryService/Create"
+	RepositoryService_ValidateRepository_FullMethodName = "/extrepo.v1.RepositoryService/ValidateRepository"
 )
 
 // RepositoryServiceClient is the client API for RepositoryService service.
@@ -120,10 +121,15 @@ type RepositoryServiceClient interface {
 	// password, or both. A field that is not sent keeps its value; the name
 	// never changes.
 	//
+	// The new credentials (with the stored one that is not sent) are checked
+	// against the registry as in Create; when the registry refuses them the
+	// stored ones are kept and the call fails with FAILED_PRECONDITION.
+	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
 	// malformed name, an empty or too long username or password, or neither
-	// sent), NOT_FOUND (no repository of that name in the namespace).
+	// sent), NOT_FOUND (no repository of that name in the namespace),
+	// FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
 	Update(ctx context.Context, in *UpdateRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
 	// Delete removes a repository and its stored credentials. The repository on
 	// the third-party registry itself is not touched.
@@ -143,11 +149,43 @@ type RepositoryServiceClient interface {
 	// Create registers a repository of a third-party registry with the
 	// credentials to pull from it.
 	//
+	// The credentials are checked against the registry before the repository
+	// is stored (see Verification), within a few seconds. When the registry
+	// answers that they do not work, nothing is stored and the call fails with
+	// FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+	// has the `Verification.State` name as its reason and the registry host in
+	// its metadata. A registry that cannot be reached does not block
+	// registering: the repository is stored with that state and checked again
+	// later. The service's verification policy may be stricter or looser
+	// (README, "Credential checks").
+	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
 	// long username or password), ALREADY_EXISTS (a repository of that name is
-	// already registered in the namespace).
+	// already registered in the namespace), FAILED_PRECONDITION (the registry
+	// refused the credentials or the repository, or the host's address is one
+	// the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+	// caller in a short time; the call says when to retry).
 	Create(ctx context.Context, in *CreateRequest, opts ...grpc.CallOption) (*CreateResponse, error)
+	// ValidateRepository checks credentials against a repository's registry
+	// without storing anything: a dry run of Create or Update. Send a username
+	// and a password to try new credentials (the repository need not be
+	// registered); send neither to check the stored credentials of a registered
+	// repository; send one to try it with the stored other. Over REST:
+	// `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+	// body `{"username", "password"}` (both optional).
+	//
+	// A refusal by the registry is an answer, not an error: the call succeeds
+	// and `verification` says what the registry said. The stored verification
+	// of a registered repository is not changed.
+	//
+	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+	// write: validating is part of registering), INVALID_ARGUMENT (a malformed
+	// name, an empty or too long username or password), NOT_FOUND (neither
+	// credential sent, or only one, and no repository of that name is
+	// registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+	// time).
+	ValidateRepository(ctx context.Context, in *ValidateRepositoryRequest, opts ...grpc.CallOption) (*ValidateRepositoryResponse, error)
 }
 
 type repositoryServiceClient struct {
@@ -208,6 +246,16 @@ func (c *repositoryServiceClient) Create(ctx context.Context, in *CreateRequest,
 	return out, nil
 }
 
+func (c *repositoryServiceClient) ValidateRepository(ctx context.Context, in *ValidateRepositoryRequest, opts ...grpc.CallOption) (*ValidateRepositoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateRepositoryResponse)
+	err := c.cc.Invoke(ctx, RepositoryService_ValidateRepository_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RepositoryServiceServer is the server API for RepositoryService service.
 // All implementations must embed UnimplementedRepositoryServiceServer
 // for forward compatibility.
@@ -232,10 +280,15 @@ type RepositoryServiceServer interface {
 	// password, or both. A field that is not sent keeps its value; the name
 	// never changes.
 	//
+	// The new credentials (with the stored one that is not sent) are checked
+	// against the registry as in Create; when the registry refuses them the
+	// stored ones are kept and the call fails with FAILED_PRECONDITION.
+	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
 	// malformed name, an empty or too long username or password, or neither
-	// sent), NOT_FOUND (no repository of that name in the namespace).
+	// sent), NOT_FOUND (no repository of that name in the namespace),
+	// FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
 	Update(context.Context, *UpdateRequest) (*UpdateResponse, error)
 	// Delete removes a repository and its stored credentials. The repository on
 	// the third-party registry itself is not touched.
@@ -255,11 +308,43 @@ type RepositoryServiceServer interface {
 	// Create registers a repository of a third-party registry with the
 	// credentials to pull from it.
 	//
+	// The credentials are checked against the registry before the repository
+	// is stored (see Verification), within a few seconds. When the registry
+	// answers that they do not work, nothing is stored and the call fails with
+	// FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+	// has the `Verification.State` name as its reason and the registry host in
+	// its metadata. A registry that cannot be reached does not block
+	// registering: the repository is stored with that state and checked again
+	// later. The service's verification policy may be stricter or looser
+	// (README, "Credential checks").
+	//
 	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
 	// write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
 	// long username or password), ALREADY_EXISTS (a repository of that name is
-	// already registered in the namespace).
+	// already registered in the namespace), FAILED_PRECONDITION (the registry
+	// refused the credentials or the repository, or the host's address is one
+	// the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+	// caller in a short time; the call says when to retry).
 	Create(context.Context, *CreateRequest) (*CreateResponse, error)
+	// ValidateRepository checks credentials against a repository's registry
+	// without storing anything: a dry run of Create or Update. Send a username
+	// and a password to try new credentials (the repository need not be
+	// registered); send neither to check the stored credentials of a registered
+	// repository; send one to try it with the stored other. Over REST:
+	// `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+	// body `{"username", "password"}` (both optional).
+	//
+	// A refusal by the registry is an answer, not an error: the call succeeds
+	// and `verification` says what the registry said. The stored verification
+	// of a registered repository is not changed.
+	//
+	// Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+	// write: validating is part of registering), INVALID_ARGUMENT (a malformed
+	// name, an empty or too long username or password), NOT_FOUND (neither
+	// credential sent, or only one, and no repository of that name is
+	// registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+	// time).
+	ValidateRepository(context.Context, *ValidateRepositoryRequest) (*ValidateRepositoryResponse, error)
 	mustEmbedUnimplementedRepositoryServiceServer()
 }
 
@@ -284,6 +369,9 @@ func (UnimplementedRepositoryServiceServer) List(context.Context, *ListRequest) 
 }
 func (UnimplementedRepositoryServiceServer) Create(context.Context, *CreateRequest) (*CreateResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Create not implemented")
+}
+func (UnimplementedRepositoryServiceServer) ValidateRepository(context.Context, *ValidateRepositoryRequest) (*ValidateRepositoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ValidateRepository not implemented")
 }
 func (UnimplementedRepositoryServiceServer) mustEmbedUnimplementedRepositoryServiceServer() {}
 func (UnimplementedRepositoryServiceServer) testEmbeddedByValue()                           {}
@@ -396,6 +484,24 @@ func _RepositoryService_Create_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RepositoryService_ValidateRepository_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateRepositoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RepositoryServiceServer).ValidateRepository(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RepositoryService_ValidateRepository_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RepositoryServiceServer).ValidateRepository(ctx, req.(*ValidateRepositoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RepositoryService_ServiceDesc is the grpc.ServiceDesc for RepositoryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -422,6 +528,10 @@ var RepositoryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Create",
 			Handler:    _RepositoryService_Create_Handler,
+		},
+		{
+			MethodName: "ValidateRepository",
+			Handler:    _RepositoryService_ValidateRepository_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -29,7 +29,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from google.protobuf import wrappers_pb2 as google_dot_protobuf_dot_wrappers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#extrepo/v1/repository_service.proto\x12\nextrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xf1\x01\n\nRepository\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x05\x12\x14\n\x06in_use\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cresource_uri\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tnamespace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"9\n\nGetRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x0bGetResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"\x90\x01\n\rUpdateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04H\x00\x88\x01\x01\x12\x1b\n\x08password\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04H\x01\x88\x01\x01\x42\x0b\n\t_usernameB\x0b\n\t_password\"<\n\x0eUpdateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"<\n\rDeleteRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x10\n\x0e\x44\x65leteResponse\"\x93\x01\n\x0bListRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06offset\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06\x63ursor\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x86\x01\n\x0cListResponse\x12\"\n\x04meta\x18\x01 \x01(\x0b\x32\x14.extrepo.v1.ListMeta\x12\'\n\x07objects\x18\x02 \x03(\x0b\x32\x16.extrepo.v1.Repository\x12)\n\x0fnext_page_token\x18\x03 \x01(\tB\x10\xe2\x41\x01\x03\xfa\xd2\xe4\x93\x02\x06\x12\x04GRPC\"\x9a\x01\n\x08ListMeta\x12\r\n\x05limit\x18\x01 \x01(\x05\x12*\n\x04next\x18\x02 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12.\n\x08previous\x18\x04 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x13\n\x0btotal_count\x18\x05 \x01(\x05\"n\n\rCreateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08username\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x17\n\x08password\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x04\"<\n\x0e\x43reateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository2\xc6\x06\n\x11RepositoryService\x12\xaa\x01\n\x03Get\x12\x16.extrepo.v1.GetRequest\x1a\x17.extrepo.v1.GetResponse\"r\x82\xd3\xe4\x93\x02l\x12-/api/repo/v1/{namespace}/repository/{name=**}Z/\x12!/api/repo/v1/repository/{name=**}b\nrepositoryb\nrepository\x12\xb9\x01\n\x06Update\x12\x19.extrepo.v1.UpdateRequest\x1a\x1a.extrepo.v1.UpdateResponse\"x\x82\xd3\xe4\x93\x02r2-/api/repo/v1/{namespace}/repository/{name=**}:\x01*Z22!/api/repo/v1/repository/{name=**}:\x01*b\nrepositoryb\nrepository\x12\x9b\x01\n\x06\x44\x65lete\x12\x19.extrepo.v1.DeleteRequest\x1a\x1a.extrepo.v1.DeleteResponse\"Z\x82\xd3\xe4\x93\x02T*-/api/repo/v1/{namespace}/repository/{name=**}Z#*!/api/repo/v1/repository/{name=**}\x12\x81\x01\n\x04List\x12\x17.extrepo.v1.ListRequest\x1a\x18.extrepo.v1.ListResponse\"F\x82\xd3\xe4\x93\x02@\x12#/api/repo/v1/{namespace}/repositoryZ\x19\x12\x17/api/repo/v1/repository\x12\xa5\x01\n\x06\x43reate\x12\x19.extrepo.v1.CreateRequest\x1a\x1a.extrepo.v1.CreateResponse\"d\x82\xd3\xe4\x93\x02^\"#/api/repo/v1/{namespace}/repository:\x01*Z(\"\x17/api/repo/v1/repository:\x01*b\nrepositoryb\nrepositoryBe\n\rio.extrepo.v1B\x16RepositoryServiceProtoP\x01Z:github.com/extrepo/extrepo/clients/go/extrepo/v1;extrepov1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#extrepo/v1/repository_service.proto\x12\nextrepo.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1bgoogle/api/visibility.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/protobuf/wrappers.proto\"\xa7\x02\n\nRepository\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x05\x12\x14\n\x06in_use\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0cresource_uri\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tnamespace\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x0cverification\x18\x08 \x01(\x0b\x32\x18.extrepo.v1.VerificationB\x04\xe2\x41\x01\x03\"\xf7\x02\n\x0cVerification\x12-\n\x05state\x18\x01 \x01(\x0e\x32\x1e.extrepo.v1.Verification.State\x12.\n\ncheck_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xf7\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x0b\n\x07PENDING\x10\x01\x12\x0f\n\x0bNOT_CHECKED\x10\x02\x12\x0c\n\x08VERIFIED\x10\x03\x12\x18\n\x14\x43REDENTIALS_REJECTED\x10\x04\x12\x18\n\x14REPOSITORY_NOT_FOUND\x10\x05\x12\x0f\n\x0bPULL_DENIED\x10\x06\x12\x18\n\x14REGISTRY_UNREACHABLE\x10\x07\x12\r\n\tTLS_ERROR\x10\x08\x12\x12\n\x0eNOT_A_REGISTRY\x10\t\x12\x15\n\x11\x41\x44\x44RESS_FORBIDDEN\x10\n\x12\x12\n\x0eREGISTRY_ERROR\x10\x0b\"9\n\nGetRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"9\n\x0bGetResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"\x90\x01\n\rUpdateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04H\x00\x88\x01\x01\x12\x1b\n\x08password\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04H\x01\x88\x01\x01\x42\x0b\n\t_usernameB\x0b\n\t_password\"<\n\x0eUpdateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"<\n\rDeleteRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x10\n\x0e\x44\x65leteResponse\"\x93\x01\n\x0bListRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08registry\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05limit\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06offset\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x14\n\x06\x63ursor\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x86\x01\n\x0cListResponse\x12\"\n\x04meta\x18\x01 \x01(\x0b\x32\x14.extrepo.v1.ListMeta\x12\'\n\x07objects\x18\x02 \x03(\x0b\x32\x16.extrepo.v1.Repository\x12)\n\x0fnext_page_token\x18\x03 \x01(\tB\x10\xe2\x41\x01\x03\xfa\xd2\xe4\x93\x02\x06\x12\x04GRPC\"\x9a\x01\n\x08ListMeta\x12\r\n\x05limit\x18\x01 \x01(\x05\x12*\n\x04next\x18\x02 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12.\n\x08previous\x18\x04 \x01(\x0b\x32\x1c.google.protobuf.StringValue\x12\x13\n\x0btotal_count\x18\x05 \x01(\x05\"n\n\rCreateRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\x08username\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x17\n\x08password\x18\x04 \x01(\tB\x05\xe2\x41\x02\x02\x04\"<\n\x0e\x43reateResponse\x12*\n\nrepository\x18\x01 \x01(\x0b\x32\x16.extrepo.v1.Repository\"\x9c\x01\n\x19ValidateRepositoryRequest\x12\x17\n\tnamespace\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1b\n\x08username\x18\x03 \x01(\tB\x04\xe2\x41\x01\x04H\x00\x88\x01\x01\x12\x1b\n\x08password\x18\x04 \x01(\tB\x04\xe2\x41\x01\x04H\x01\x88\x01\x01\x42\x0b\n\t_usernameB\x0b\n\t_password\"\xa1\x02\n\x1aValidateRepositoryResponse\x12.\n\x0cverification\x18\x01 \x01(\x0b\x32\x18.extrepo.v1.Verification\x12\x46\n\x0b\x61uth_scheme\x18\x02 \x01(\x0e\x32\x31.extrepo.v1.ValidateRepositoryResponse.AuthScheme\x12\x18\n\x10token_realm_host\x18\x03 \x01(\t\x12\x13\n\x0b\x61pi_version\x18\x04 \x01(\t\x12\x10\n\x08registry\x18\x05 \x01(\t\"J\n\nAuthScheme\x12\x1b\n\x17\x41UTH_SCHEME_UNSPECIFIED\x10\x00\x12\x08\n\x04NONE\x10\x01\x12\t\n\x05\x42\x41SIC\x10\x02\x12\n\n\x06\x42\x45\x41RER\x10\x03\x32\xa0\x08\n\x11RepositoryService\x12\xaa\x01\n\x03Get\x12\x16.extrepo.v1.GetRequest\x1a\x17.extrepo.v1.GetResponse\"r\x82\xd3\xe4\x93\x02l\x12-/api/repo/v1/{namespace}/repository/{name=**}Z/\x12!/api/repo/v1/repository/{name=**}b\nrepositoryb\nrepository\x12\xb9\x01\n\x06Update\x12\x19.extrepo.v1.UpdateRequest\x1a\x1a.extrepo.v1.UpdateResponse\"x\x82\xd3\xe4\x93\x02r2-/api/repo/v1/{namespace}/repository/{name=**}:\x01*Z22!/api/repo/v1/repository/{name=**}:\x01*b\nrepositoryb\nrepository\x12\x9b\x01\n\x06\x44\x65lete\x12\x19.extrepo.v1.DeleteRequest\x1a\x1a.extrepo.v1.DeleteResponse\"Z\x82\xd3\xe4\x93\x02T*-/api/repo/v1/{namespace}/repository/{name=**}Z#*!/api/repo/v1/repository/{name=**}\x12\x81\x01\n\x04List\x12\x17.extrepo.v1.ListRequest\x1a\x18.extrepo.v1.ListResponse\"F\x82\xd3\xe4\x93\x02@\x12#/api/repo/v1/{namespace}/repositoryZ\x19\x12\x17/api/repo/v1/repository\x12\xa5\x01\n\x06\x43reate\x12\x19.extrepo.v1.CreateRequest\x1a\x1a.extrepo.v1.CreateResponse\"d\x82\xd3\xe4\x93\x02^\"#/api/repo/v1/{namespace}/repository:\x01*Z(\"\x17/api/repo/v1/repository:\x01*b\nrepositoryb\nrepository\x12\xd7\x01\n\x12ValidateRepository\x12%.extrepo.v1.ValidateRepositoryRequest\x1a&.extrepo.v1.ValidateRepositoryResponse\"r\x82\xd3\xe4\x93\x02l\"6/api/repo/v1/{namespace}/repository/{name=**}:validate:\x01*Z/\"*/api/repo/v1/repository/{name=**}:validate:\x01*Be\n\rio.extrepo.v1B\x16RepositoryServiceProtoP\x01Z:github.com/extrepo/extrepo/clients/go/extrepo/v1;extrepov1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,6 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPOSITORY'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_REPOSITORY'].fields_by_name['update_time']._loaded_options = None
   _globals['_REPOSITORY'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_REPOSITORY'].fields_by_name['verification']._loaded_options = None
+  _globals['_REPOSITORY'].fields_by_name['verification']._serialized_options = b'\342A\001\003'
   _globals['_GETREQUEST'].fields_by_name['namespace']._loaded_options = None
   _globals['_GETREQUEST'].fields_by_name['namespace']._serialized_options = b'\342A\001\001'
   _globals['_GETREQUEST'].fields_by_name['name']._loaded_options = None
@@ -89,6 +91,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEREQUEST'].fields_by_name['username']._serialized_options = b'\342A\002\002\004'
   _globals['_CREATEREQUEST'].fields_by_name['password']._loaded_options = None
   _globals['_CREATEREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['namespace']._loaded_options = None
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['namespace']._serialized_options = b'\342A\001\001'
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['username']._loaded_options = None
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['username']._serialized_options = b'\342A\001\004'
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['password']._loaded_options = None
+  _globals['_VALIDATEREPOSITORYREQUEST'].fields_by_name['password']._serialized_options = b'\342A\001\004'
   _globals['_REPOSITORYSERVICE'].methods_by_name['Get']._loaded_options = None
   _globals['_REPOSITORYSERVICE'].methods_by_name['Get']._serialized_options = b'\202\323\344\223\002l\022-/api/repo/v1/{namespace}/repository/{name=**}Z/\022!/api/repo/v1/repository/{name=**}b\nrepositoryb\nrepository'
   _globals['_REPOSITORYSERVICE'].methods_by_name['Update']._loaded_options = None
@@ -99,30 +109,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPOSITORYSERVICE'].methods_by_name['List']._serialized_options = b'\202\323\344\223\002@\022#/api/repo/v1/{namespace}/repositoryZ\031\022\027/api/repo/v1/repository'
   _globals['_REPOSITORYSERVICE'].methods_by_name['Create']._loaded_options = None
   _globals['_REPOSITORYSERVICE'].methods_by_name['Create']._serialized_options = b'\202\323\344\223\002^\"#/api/repo/v1/{namespace}/repository:\001*Z(\"\027/api/repo/v1/repository:\001*b\nrepositoryb\nrepository'
+  _globals['_REPOSITORYSERVICE'].methods_by_name['ValidateRepository']._loaded_options = None
+  _globals['_REPOSITORYSERVICE'].methods_by_name['ValidateRepository']._serialized_options = b'\202\323\344\223\002l\"6/api/repo/v1/{namespace}/repository/{name=**}:validate:\001*Z/\"*/api/repo/v1/repository/{name=**}:validate:\001*'
   _globals['_REPOSITORY']._serialized_start=209
-  _globals['_REPOSITORY']._serialized_end=450
-  _globals['_GETREQUEST']._serialized_start=452
-  _globals['_GETREQUEST']._serialized_end=509
-  _globals['_GETRESPONSE']._serialized_start=511
-  _globals['_GETRESPONSE']._serialized_end=568
-  _globals['_UPDATEREQUEST']._serialized_start=571
-  _globals['_UPDATEREQUEST']._serialized_end=715
-  _globals['_UPDATERESPONSE']._serialized_start=717
-  _globals['_UPDATERESPONSE']._serialized_end=777
-  _globals['_DELETEREQUEST']._serialized_start=779
-  _globals['_DELETEREQUEST']._serialized_end=839
-  _globals['_DELETERESPONSE']._serialized_start=841
-  _globals['_DELETERESPONSE']._serialized_end=857
-  _globals['_LISTREQUEST']._serialized_start=860
-  _globals['_LISTREQUEST']._serialized_end=1007
-  _globals['_LISTRESPONSE']._serialized_start=1010
-  _globals['_LISTRESPONSE']._serialized_end=1144
-  _globals['_LISTMETA']._serialized_start=1147
-  _globals['_LISTMETA']._serialized_end=1301
-  _globals['_CREATEREQUEST']._serialized_start=1303
-  _globals['_CREATEREQUEST']._serialized_end=1413
-  _globals['_CREATERESPONSE']._serialized_start=1415
-  _globals['_CREATERESPONSE']._serialized_end=1475
-  _globals['_REPOSITORYSERVICE']._serialized_start=1478
-  _globals['_REPOSITORYSERVICE']._serialized_end=2316
+  _globals['_REPOSITORY']._serialized_end=504
+  _globals['_VERIFICATION']._serialized_start=507
+  _globals['_VERIFICATION']._serialized_end=882
+  _globals['_VERIFICATION_STATE']._serialized_start=635
+  _globals['_VERIFICATION_STATE']._serialized_end=882
+  _globals['_GETREQUEST']._serialized_start=884
+  _globals['_GETREQUEST']._serialized_end=941
+  _globals['_GETRESPONSE']._serialized_start=943
+  _globals['_GETRESPONSE']._serialized_end=1000
+  _globals['_UPDATEREQUEST']._serialized_start=1003
+  _globals['_UPDATEREQUEST']._serialized_end=1147
+  _globals['_UPDATERESPONSE']._serialized_start=1149
+  _globals['_UPDATERESPONSE']._serialized_end=1209
+  _globals['_DELETEREQUEST']._serialized_start=1211
+  _globals['_DELETEREQUEST']._serialized_end=1271
+  _globals['_DELETERESPONSE']._serialized_start=1273
+  _globals['_DELETERESPONSE']._serialized_end=1289
+  _globals['_LISTREQUEST']._serialized_start=1292
+  _globals['_LISTREQUEST']._serialized_end=1439
+  _globals['_LISTRESPONSE']._serialized_start=1442
+  _globals['_LISTRESPONSE']._serialized_end=1576
+  _globals['_LISTMETA']._serialized_start=1579
+  _globals['_LISTMETA']._serialized_end=1733
+  _globals['_CREATEREQUEST']._serialized_start=1735
+  _globals['_CREATEREQUEST']._serialized_end=1845
+  _globals['_CREATERESPONSE']._serialized_start=1847
+  _globals['_CREATERESPONSE']._serialized_end=1907
+  _globals['_VALIDATEREPOSITORYREQUEST']._serialized_start=1910
+  _globals['_VALIDATEREPOSITORYREQUEST']._serialized_end=2066
+  _globals['_VALIDATEREPOSITORYRESPONSE']._serialized_start=2069
+  _globals['_VALIDATEREPOSITORYRESPONSE']._serialized_end=2358
+  _globals['_VALIDATEREPOSITORYRESPONSE_AUTHSCHEME']._serialized_start=2284
+  _globals['_VALIDATEREPOSITORYRESPONSE_AUTHSCHEME']._serialized_end=2358
+  _globals['_REPOSITORYSERVICE']._serialized_start=2361
+  _globals['_REPOSITORYSERVICE']._serialized_end=3417
 # @@protoc_insertion_point(module_scope)

@@ -78,6 +78,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf import wrappers_pb2 as _wrappers_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -105,6 +106,7 @@ class Repository(_message.Message):
     NAMESPACE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    VERIFICATION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The repository's full name: the registry host (a domain containing a
     dot, a host with a port, or `localhost`), then one or more lowercase path
@@ -133,6 +135,14 @@ class Repository(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """When the repository or its credentials last changed."""
 
+    @_builtins.property
+    def verification(self) -> Global___Verification:
+        """The outcome of the latest check of the stored credentials against the
+        registry: made when the repository is created or its credentials change,
+        then again in the background every few hours, so that it stays true when
+        a password expires. Listing and getting never trigger a check.
+        """
+
     def __init__(
         self,
         *,
@@ -143,14 +153,157 @@ class Repository(_message.Message):
         namespace: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        verification: Global___Verification | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "verification", b"verification"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "in_use", b"in_use", "name", b"name", "namespace", b"namespace", "registry", b"registry", "resource_uri", b"resource_uri", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "in_use", b"in_use", "name", b"name", "namespace", b"namespace", "registry", b"registry", "resource_uri", b"resource_uri", "update_time", b"update_time", "verification", b"verification"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Repository: _TypeAlias = Repository  # noqa: Y015
+
+@_typing.final
+class Verification(_message.Message):
+    """Verification is what a check of a repository's credentials against its
+    registry found. A check does what `docker pull` does up to the image data:
+    `GET /v2/` on the registry, the token flow (or Basic auth) the registry's
+    `WWW-Authenticate` challenge asks for, with the scope
+    `repository:<path>:pull`, then `GET /v2/<path>/tags/list`. It never pulls
+    image data and never writes.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _State:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _StateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[Verification._State.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        STATE_UNSPECIFIED: Verification._State.ValueType  # 0
+        """Not used."""
+        PENDING: Verification._State.ValueType  # 1
+        """Registered, and the first check has not finished yet."""
+        NOT_CHECKED: Verification._State.ValueType  # 2
+        """Checking is turned off on this service; nothing is known."""
+        VERIFIED: Verification._State.ValueType  # 3
+        """The registry let these credentials list the repository's tags: a pull
+        would be allowed.
+        """
+        CREDENTIALS_REJECTED: Verification._State.ValueType  # 4
+        """The registry (or its token service) refused the username and password."""
+        REPOSITORY_NOT_FOUND: Verification._State.ValueType  # 5
+        """The registry accepted the credentials but has no repository of that
+        path (`NAME_UNKNOWN`).
+        """
+        PULL_DENIED: Verification._State.ValueType  # 6
+        """The registry accepted the credentials but they may not pull this
+        repository (401 or 403 with a token of that scope, or a token service
+        that grants no pull access). Registries often answer this way for a
+        repository that does not exist either.
+        """
+        REGISTRY_UNREACHABLE: Verification._State.ValueType  # 7
+        """No answer: the name does not resolve, nothing listens, or no answer
+        came within the check's timeout.
+        """
+        TLS_ERROR: Verification._State.ValueType  # 8
+        """The registry's TLS certificate is not valid for its name or not
+        trusted, or the TLS handshake failed.
+        """
+        NOT_A_REGISTRY: Verification._State.ValueType  # 9
+        """Something answered on the host, but not the registry API: `/v2/`
+        without the `Docker-Distribution-API-Version: registry/2.0` header.
+        """
+        ADDRESS_FORBIDDEN: Verification._State.ValueType  # 10
+        """The host resolves to an address this service does not call
+        (loopback, private, link-local or cloud metadata addresses), and it is
+        not on the service's allow-list.
+        """
+        REGISTRY_ERROR: Verification._State.ValueType  # 11
+        """The registry answered, but not in a way a pull could go on with: a
+        server error, an unusable token answer, a redirect to another host
+        (credentials are not sent there), or an answer too large.
+        """
+
+    class State(_State, metaclass=_StateEnumTypeWrapper):
+        """State is the outcome of a check. Values are not prefixed with the enum's
+        name: over REST they are the JSON strings a user reads
+        (`"state": "VERIFIED"`), and nesting scopes them to this message.
+        """
+
+    STATE_UNSPECIFIED: Verification.State.ValueType  # 0
+    """Not used."""
+    PENDING: Verification.State.ValueType  # 1
+    """Registered, and the first check has not finished yet."""
+    NOT_CHECKED: Verification.State.ValueType  # 2
+    """Checking is turned off on this service; nothing is known."""
+    VERIFIED: Verification.State.ValueType  # 3
+    """The registry let these credentials list the repository's tags: a pull
+    would be allowed.
+    """
+    CREDENTIALS_REJECTED: Verification.State.ValueType  # 4
+    """The registry (or its token service) refused the username and password."""
+    REPOSITORY_NOT_FOUND: Verification.State.ValueType  # 5
+    """The registry accepted the credentials but has no repository of that
+    path (`NAME_UNKNOWN`).
+    """
+    PULL_DENIED: Verification.State.ValueType  # 6
+    """The registry accepted the credentials but they may not pull this
+    repository (401 or 403 with a token of that scope, or a token service
+    that grants no pull access). Registries often answer this way for a
+    repository that does not exist either.
+    """
+    REGISTRY_UNREACHABLE: Verification.State.ValueType  # 7
+    """No answer: the name does not resolve, nothing listens, or no answer
+    came within the check's timeout.
+    """
+    TLS_ERROR: Verification.State.ValueType  # 8
+    """The registry's TLS certificate is not valid for its name or not
+    trusted, or the TLS handshake failed.
+    """
+    NOT_A_REGISTRY: Verification.State.ValueType  # 9
+    """Something answered on the host, but not the registry API: `/v2/`
+    without the `Docker-Distribution-API-Version: registry/2.0` header.
+    """
+    ADDRESS_FORBIDDEN: Verification.State.ValueType  # 10
+    """The host resolves to an address this service does not call
+    (loopback, private, link-local or cloud metadata addresses), and it is
+    not on the service's allow-list.
+    """
+    REGISTRY_ERROR: Verification.State.ValueType  # 11
+    """The registry answered, but not in a way a pull could go on with: a
+    server error, an unusable token answer, a redirect to another host
+    (credentials are not sent there), or an answer too large.
+    """
+
+    STATE_FIELD_NUMBER: _builtins.int
+    CHECK_TIME_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    state: Global___Verification.State.ValueType
+    """The outcome."""
+    reason: _builtins.str
+    """A short explanation a user can act on, e.g. `registry.example.com
+    refused the username and password`. Never contains a credential.
+    """
+    @_builtins.property
+    def check_time(self) -> _timestamp_pb2.Timestamp:
+        """When the check finished; absent while `PENDING` or `NOT_CHECKED`."""
+
+    def __init__(
+        self,
+        *,
+        state: Global___Verification.State.ValueType = ...,
+        check_time: _timestamp_pb2.Timestamp | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["check_time", b"check_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["check_time", b"check_time", "reason", b"reason", "state", b"state"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Verification: _TypeAlias = Verification  # noqa: Y015
 
 @_typing.final
 class GetRequest(_message.Message):
@@ -537,3 +690,138 @@ class CreateResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CreateResponse: _TypeAlias = CreateResponse  # noqa: Y015
+
+@_typing.final
+class ValidateRepositoryRequest(_message.Message):
+    """ValidateRepositoryRequest names a repository and, optionally, credentials
+    to try with it. Over REST its fields but `namespace` and `name` are the
+    JSON body.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMESPACE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    PASSWORD_FIELD_NUMBER: _builtins.int
+    namespace: _builtins.str
+    """The namespace of the repository; empty means the caller's own."""
+    name: _builtins.str
+    """The repository's full name, e.g. `registry.local/user1/image1`."""
+    username: _builtins.str
+    """The username to try; not sent uses the stored one. Sent, it must not be
+    empty; at most 1,024 characters.
+    """
+    password: _builtins.str
+    """The password (or token, or key) to try; not sent uses the stored one.
+    Sent, it must not be empty; at most 32,768 characters.
+    """
+    def __init__(
+        self,
+        *,
+        namespace: _builtins.str = ...,
+        name: _builtins.str = ...,
+        username: _builtins.str | None = ...,
+        password: _builtins.str | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_password", b"_password", "_username", b"_username", "password", b"password", "username", b"username"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_password", b"_password", "_username", b"_username", "name", b"name", "namespace", b"namespace", "password", b"password", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__password: _TypeAlias = _typing.Literal["password"]  # noqa: Y015
+    _WhichOneofArgType__password: _TypeAlias = _typing.Literal["_password", b"_password"]  # noqa: Y015
+    _WhichOneofReturnType__username: _TypeAlias = _typing.Literal["username"]  # noqa: Y015
+    _WhichOneofArgType__username: _TypeAlias = _typing.Literal["_username", b"_username"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__password) -> _WhichOneofReturnType__password | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__username) -> _WhichOneofReturnType__username | None: ...
+
+Global___ValidateRepositoryRequest: _TypeAlias = ValidateRepositoryRequest  # noqa: Y015
+
+@_typing.final
+class ValidateRepositoryResponse(_message.Message):
+    """ValidateRepositoryResponse is what the check found, and what it learned
+    about the registry on the way.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _AuthScheme:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _AuthSchemeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[ValidateRepositoryResponse._AuthScheme.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        AUTH_SCHEME_UNSPECIFIED: ValidateRepositoryResponse._AuthScheme.ValueType  # 0
+        """Not known: the check did not get as far as the registry's answer to
+        `GET /v2/`.
+        """
+        NONE: ValidateRepositoryResponse._AuthScheme.ValueType  # 1
+        """The registry lets anyone pull; the credentials were not needed."""
+        BASIC: ValidateRepositoryResponse._AuthScheme.ValueType  # 2
+        """HTTP Basic authentication with the username and password on every
+        request (`WWW-Authenticate: Basic ...`).
+        """
+        BEARER: ValidateRepositoryResponse._AuthScheme.ValueType  # 3
+        """The Docker registry token flow: a bearer token from the token service
+        named by the challenge's realm (`WWW-Authenticate: Bearer ...`).
+        """
+
+    class AuthScheme(_AuthScheme, metaclass=_AuthSchemeEnumTypeWrapper):
+        """AuthScheme is how the registry asks clients to authenticate."""
+
+    AUTH_SCHEME_UNSPECIFIED: ValidateRepositoryResponse.AuthScheme.ValueType  # 0
+    """Not known: the check did not get as far as the registry's answer to
+    `GET /v2/`.
+    """
+    NONE: ValidateRepositoryResponse.AuthScheme.ValueType  # 1
+    """The registry lets anyone pull; the credentials were not needed."""
+    BASIC: ValidateRepositoryResponse.AuthScheme.ValueType  # 2
+    """HTTP Basic authentication with the username and password on every
+    request (`WWW-Authenticate: Basic ...`).
+    """
+    BEARER: ValidateRepositoryResponse.AuthScheme.ValueType  # 3
+    """The Docker registry token flow: a bearer token from the token service
+    named by the challenge's realm (`WWW-Authenticate: Bearer ...`).
+    """
+
+    VERIFICATION_FIELD_NUMBER: _builtins.int
+    AUTH_SCHEME_FIELD_NUMBER: _builtins.int
+    TOKEN_REALM_HOST_FIELD_NUMBER: _builtins.int
+    API_VERSION_FIELD_NUMBER: _builtins.int
+    REGISTRY_FIELD_NUMBER: _builtins.int
+    auth_scheme: Global___ValidateRepositoryResponse.AuthScheme.ValueType
+    """How the registry asks clients to authenticate."""
+    token_realm_host: _builtins.str
+    """The host (with a port if not the default) of the token service the
+    registry sent the check to, for `BEARER`; empty otherwise.
+    """
+    api_version: _builtins.str
+    """The registry's `Docker-Distribution-API-Version` header, e.g.
+    `registry/2.0`; empty if it sent none.
+    """
+    registry: _builtins.str
+    """The resource URI of the registry checked:
+    `/api/repo/v1/{namespace}/registry/{host}/`.
+    """
+    @_builtins.property
+    def verification(self) -> Global___Verification:
+        """The outcome of the check, as `Repository.verification` would hold it."""
+
+    def __init__(
+        self,
+        *,
+        verification: Global___Verification | None = ...,
+        auth_scheme: Global___ValidateRepositoryResponse.AuthScheme.ValueType = ...,
+        token_realm_host: _builtins.str = ...,
+        api_version: _builtins.str = ...,
+        registry: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["verification", b"verification"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_version", b"api_version", "auth_scheme", b"auth_scheme", "registry", b"registry", "token_realm_host", b"token_realm_host", "verification", b"verification"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ValidateRepositoryResponse: _TypeAlias = ValidateRepositoryResponse  # noqa: Y015

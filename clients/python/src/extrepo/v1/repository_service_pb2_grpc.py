@@ -68,6 +68,11 @@ class RepositoryServiceStub:
                 request_serializer=extrepo_dot_v1_dot_repository__service__pb2.CreateRequest.SerializeToString,
                 response_deserializer=extrepo_dot_v1_dot_repository__service__pb2.CreateResponse.FromString,
                 _registered_method=True)
+        self.ValidateRepository = channel.unary_unary(
+                '/extrepo.v1.RepositoryService/ValidateRepository',
+                request_serializer=extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryRequest.SerializeToString,
+                response_deserializer=extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryResponse.FromString,
+                _registered_method=True)
 
 
 class RepositoryServiceServicer:
@@ -98,10 +103,15 @@ class RepositoryServiceServicer:
         password, or both. A field that is not sent keeps its value; the name
         never changes.
 
+        The new credentials (with the stored one that is not sent) are checked
+        against the registry as in Create; when the registry refuses them the
+        stored ones are kept and the call fails with FAILED_PRECONDITION.
+
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
         malformed name, an empty or too long username or password, or neither
-        sent), NOT_FOUND (no repository of that name in the namespace).
+        sent), NOT_FOUND (no repository of that name in the namespace),
+        FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,10 +146,47 @@ class RepositoryServiceServicer:
         """Create registers a repository of a third-party registry with the
         credentials to pull from it.
 
+        The credentials are checked against the registry before the repository
+        is stored (see Verification), within a few seconds. When the registry
+        answers that they do not work, nothing is stored and the call fails with
+        FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+        has the `Verification.State` name as its reason and the registry host in
+        its metadata. A registry that cannot be reached does not block
+        registering: the repository is stored with that state and checked again
+        later. The service's verification policy may be stricter or looser
+        (README, "Credential checks").
+
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
         long username or password), ALREADY_EXISTS (a repository of that name is
-        already registered in the namespace).
+        already registered in the namespace), FAILED_PRECONDITION (the registry
+        refused the credentials or the repository, or the host's address is one
+        the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+        caller in a short time; the call says when to retry).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ValidateRepository(self, request, context):
+        """ValidateRepository checks credentials against a repository's registry
+        without storing anything: a dry run of Create or Update. Send a username
+        and a password to try new credentials (the repository need not be
+        registered); send neither to check the stored credentials of a registered
+        repository; send one to try it with the stored other. Over REST:
+        `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+        body `{"username", "password"}` (both optional).
+
+        A refusal by the registry is an answer, not an error: the call succeeds
+        and `verification` says what the registry said. The stored verification
+        of a registered repository is not changed.
+
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+        write: validating is part of registering), INVALID_ARGUMENT (a malformed
+        name, an empty or too long username or password), NOT_FOUND (neither
+        credential sent, or only one, and no repository of that name is
+        registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+        time).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -172,6 +219,11 @@ def add_RepositoryServiceServicer_to_server(servicer, server):
                     servicer.Create,
                     request_deserializer=extrepo_dot_v1_dot_repository__service__pb2.CreateRequest.FromString,
                     response_serializer=extrepo_dot_v1_dot_repository__service__pb2.CreateResponse.SerializeToString,
+            ),
+            'ValidateRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.ValidateRepository,
+                    request_deserializer=extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryRequest.FromString,
+                    response_serializer=extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -318,6 +370,33 @@ class RepositoryService:
             '/extrepo.v1.RepositoryService/Create',
             extrepo_dot_v1_dot_repository__service__pb2.CreateRequest.SerializeToString,
             extrepo_dot_v1_dot_repository__service__pb2.CreateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ValidateRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/extrepo.v1.RepositoryService/ValidateRepository',
+            extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryRequest.SerializeToString,
+            extrepo_dot_v1_dot_repository__service__pb2.ValidateRepositoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -123,10 +123,15 @@ class RepositoryServiceStub:
     password, or both. A field that is not sent keeps its value; the name
     never changes.
 
+    The new credentials (with the stored one that is not sent) are checked
+    against the registry as in Create; when the registry refuses them the
+    stored ones are kept and the call fails with FAILED_PRECONDITION.
+
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
     malformed name, an empty or too long username or password, or neither
-    sent), NOT_FOUND (no repository of that name in the namespace).
+    sent), NOT_FOUND (no repository of that name in the namespace),
+    FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
     """
     Delete: _grpc.UnaryUnaryMultiCallable[_repository_service_pb2.DeleteRequest, _repository_service_pb2.DeleteResponse]
     """Delete removes a repository and its stored credentials. The repository on
@@ -149,10 +154,43 @@ class RepositoryServiceStub:
     """Create registers a repository of a third-party registry with the
     credentials to pull from it.
 
+    The credentials are checked against the registry before the repository
+    is stored (see Verification), within a few seconds. When the registry
+    answers that they do not work, nothing is stored and the call fails with
+    FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+    has the `Verification.State` name as its reason and the registry host in
+    its metadata. A registry that cannot be reached does not block
+    registering: the repository is stored with that state and checked again
+    later. The service's verification policy may be stricter or looser
+    (README, "Credential checks").
+
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
     long username or password), ALREADY_EXISTS (a repository of that name is
-    already registered in the namespace).
+    already registered in the namespace), FAILED_PRECONDITION (the registry
+    refused the credentials or the repository, or the host's address is one
+    the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+    caller in a short time; the call says when to retry).
+    """
+    ValidateRepository: _grpc.UnaryUnaryMultiCallable[_repository_service_pb2.ValidateRepositoryRequest, _repository_service_pb2.ValidateRepositoryResponse]
+    """ValidateRepository checks credentials against a repository's registry
+    without storing anything: a dry run of Create or Update. Send a username
+    and a password to try new credentials (the repository need not be
+    registered); send neither to check the stored credentials of a registered
+    repository; send one to try it with the stored other. Over REST:
+    `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+    body `{"username", "password"}` (both optional).
+
+    A refusal by the registry is an answer, not an error: the call succeeds
+    and `verification` says what the registry said. The stored verification
+    of a registered repository is not changed.
+
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+    write: validating is part of registering), INVALID_ARGUMENT (a malformed
+    name, an empty or too long username or password), NOT_FOUND (neither
+    credential sent, or only one, and no repository of that name is
+    registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+    time).
     """
 
 @_typing.type_check_only
@@ -181,10 +219,15 @@ class RepositoryServiceAsyncStub(RepositoryServiceStub):
     password, or both. A field that is not sent keeps its value; the name
     never changes.
 
+    The new credentials (with the stored one that is not sent) are checked
+    against the registry as in Create; when the registry refuses them the
+    stored ones are kept and the call fails with FAILED_PRECONDITION.
+
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
     malformed name, an empty or too long username or password, or neither
-    sent), NOT_FOUND (no repository of that name in the namespace).
+    sent), NOT_FOUND (no repository of that name in the namespace),
+    FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
     """
     Delete: _aio.UnaryUnaryMultiCallable[_repository_service_pb2.DeleteRequest, _repository_service_pb2.DeleteResponse]  # type: ignore[assignment]
     """Delete removes a repository and its stored credentials. The repository on
@@ -207,10 +250,43 @@ class RepositoryServiceAsyncStub(RepositoryServiceStub):
     """Create registers a repository of a third-party registry with the
     credentials to pull from it.
 
+    The credentials are checked against the registry before the repository
+    is stored (see Verification), within a few seconds. When the registry
+    answers that they do not work, nothing is stored and the call fails with
+    FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+    has the `Verification.State` name as its reason and the registry host in
+    its metadata. A registry that cannot be reached does not block
+    registering: the repository is stored with that state and checked again
+    later. The service's verification policy may be stricter or looser
+    (README, "Credential checks").
+
     Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
     write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
     long username or password), ALREADY_EXISTS (a repository of that name is
-    already registered in the namespace).
+    already registered in the namespace), FAILED_PRECONDITION (the registry
+    refused the credentials or the repository, or the host's address is one
+    the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+    caller in a short time; the call says when to retry).
+    """
+    ValidateRepository: _aio.UnaryUnaryMultiCallable[_repository_service_pb2.ValidateRepositoryRequest, _repository_service_pb2.ValidateRepositoryResponse]  # type: ignore[assignment]
+    """ValidateRepository checks credentials against a repository's registry
+    without storing anything: a dry run of Create or Update. Send a username
+    and a password to try new credentials (the repository need not be
+    registered); send neither to check the stored credentials of a registered
+    repository; send one to try it with the stored other. Over REST:
+    `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+    body `{"username", "password"}` (both optional).
+
+    A refusal by the registry is an answer, not an error: the call succeeds
+    and `verification` says what the registry said. The stored verification
+    of a registered repository is not changed.
+
+    Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+    write: validating is part of registering), INVALID_ARGUMENT (a malformed
+    name, an empty or too long username or password), NOT_FOUND (neither
+    credential sent, or only one, and no repository of that name is
+    registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+    time).
     """
 
 class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -248,10 +324,15 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
         password, or both. A field that is not sent keeps its value; the name
         never changes.
 
+        The new credentials (with the stored one that is not sent) are checked
+        against the registry as in Create; when the registry refuses them the
+        stored ones are kept and the call fails with FAILED_PRECONDITION.
+
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
         malformed name, an empty or too long username or password, or neither
-        sent), NOT_FOUND (no repository of that name in the namespace).
+        sent), NOT_FOUND (no repository of that name in the namespace),
+        FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
         """
 
     @_abc_1.abstractmethod
@@ -292,10 +373,49 @@ class RepositoryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Create registers a repository of a third-party registry with the
         credentials to pull from it.
 
+        The credentials are checked against the registry before the repository
+        is stored (see Verification), within a few seconds. When the registry
+        answers that they do not work, nothing is stored and the call fails with
+        FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+        has the `Verification.State` name as its reason and the registry host in
+        its metadata. A registry that cannot be reached does not block
+        registering: the repository is stored with that state and checked again
+        later. The service's verification policy may be stricter or looser
+        (README, "Credential checks").
+
         Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
         write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
         long username or password), ALREADY_EXISTS (a repository of that name is
-        already registered in the namespace).
+        already registered in the namespace), FAILED_PRECONDITION (the registry
+        refused the credentials or the repository, or the host's address is one
+        the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+        caller in a short time; the call says when to retry).
+        """
+
+    @_abc_1.abstractmethod
+    def ValidateRepository(
+        self,
+        request: _repository_service_pb2.ValidateRepositoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_repository_service_pb2.ValidateRepositoryResponse, _abc.Awaitable[_repository_service_pb2.ValidateRepositoryResponse]]:
+        """ValidateRepository checks credentials against a repository's registry
+        without storing anything: a dry run of Create or Update. Send a username
+        and a password to try new credentials (the repository need not be
+        registered); send neither to check the stored credentials of a registered
+        repository; send one to try it with the stored other. Over REST:
+        `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+        body `{"username", "password"}` (both optional).
+
+        A refusal by the registry is an answer, not an error: the call succeeds
+        and `verification` says what the registry said. The stored verification
+        of a registered repository is not changed.
+
+        Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+        write: validating is part of registering), INVALID_ARGUMENT (a malformed
+        name, an empty or too long username or password), NOT_FOUND (neither
+        credential sent, or only one, and no repository of that name is
+        registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+        time).
         """
 
 def add_RepositoryServiceServicer_to_server(servicer: RepositoryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

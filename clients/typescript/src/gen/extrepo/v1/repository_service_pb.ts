@@ -72,8 +72,8 @@
 // @generated from file extrepo/v1/repository_service.proto (package extrepo.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import { file_google_api_visibility } from "../../google/api/visibility_pb.js";
@@ -85,7 +85,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file extrepo/v1/repository_service.proto.
  */
 export const file_extrepo_v1_repository_service: GenFile = /*@__PURE__*/
-  fileDesc("CiNleHRyZXBvL3YxL3JlcG9zaXRvcnlfc2VydmljZS5wcm90bxIKZXh0cmVwby52MSLxAQoKUmVwb3NpdG9yeRISCgRuYW1lGAEgASgJQgTiQQEFEhQKBmluX3VzZRgCIAEoCEIE4kEBAxIWCghyZWdpc3RyeRgDIAEoCUIE4kEBAxIaCgxyZXNvdXJjZV91cmkYBCABKAlCBOJBAQMSFwoJbmFtZXNwYWNlGAUgASgJQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiOQoKR2V0UmVxdWVzdBIXCgluYW1lc3BhY2UYASABKAlCBOJBAQESEgoEbmFtZRgCIAEoCUIE4kEBAiI5CgtHZXRSZXNwb25zZRIqCgpyZXBvc2l0b3J5GAEgASgLMhYuZXh0cmVwby52MS5SZXBvc2l0b3J5IpABCg1VcGRhdGVSZXF1ZXN0EhcKCW5hbWVzcGFjZRgBIAEoCUIE4kEBARISCgRuYW1lGAIgASgJQgTiQQECEhsKCHVzZXJuYW1lGAMgASgJQgTiQQEESACIAQESGwoIcGFzc3dvcmQYBCABKAlCBOJBAQRIAYgBAUILCglfdXNlcm5hbWVCCwoJX3Bhc3N3b3JkIjwKDlVwZGF0ZVJlc3BvbnNlEioKCnJlcG9zaXRvcnkYASABKAsyFi5leHRyZXBvLnYxLlJlcG9zaXRvcnkiPAoNRGVsZXRlUmVxdWVzdBIXCgluYW1lc3BhY2UYASABKAlCBOJBAQESEgoEbmFtZRgCIAEoCUIE4kEBAiIQCg5EZWxldGVSZXNwb25zZSKTAQoLTGlzdFJlcXVlc3QSFwoJbmFtZXNwYWNlGAEgASgJQgTiQQEBEhIKBG5hbWUYAiABKAlCBOJBAQESFgoIcmVnaXN0cnkYAyABKAlCBOJBAQESEwoFbGltaXQYBCABKAVCBOJBAQESFAoGb2Zmc2V0GAUgASgFQgTiQQEBEhQKBmN1cnNvchgGIAEoCUIE4kEBASKGAQoMTGlzdFJlc3BvbnNlEiIKBG1ldGEYASABKAsyFC5leHRyZXBvLnYxLkxpc3RNZXRhEicKB29iamVjdHMYAiADKAsyFi5leHRyZXBvLnYxLlJlcG9zaXRvcnkSKQoPbmV4dF9wYWdlX3Rva2VuGAMgASgJQhDiQQED+tLkkwIGEgRHUlBDIpoBCghMaXN0TWV0YRINCgVsaW1pdBgBIAEoBRIqCgRuZXh0GAIgASgLMhwuZ29vZ2xlLnByb3RvYnVmLlN0cmluZ1ZhbHVlEg4KBm9mZnNldBgDIAEoBRIuCghwcmV2aW91cxgEIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5TdHJpbmdWYWx1ZRITCgt0b3RhbF9jb3VudBgFIAEoBSJuCg1DcmVhdGVSZXF1ZXN0EhcKCW5hbWVzcGFjZRgBIAEoCUIE4kEBARISCgRuYW1lGAIgASgJQgTiQQECEhcKCHVzZXJuYW1lGAMgASgJQgXiQQICBBIXCghwYXNzd29yZBgEIAEoCUIF4kECAgQiPAoOQ3JlYXRlUmVzcG9uc2USKgoKcmVwb3NpdG9yeRgBIAEoCzIWLmV4dHJlcG8udjEuUmVwb3NpdG9yeTLGBgoRUmVwb3NpdG9yeVNlcnZpY2USqgEKA0dldBIWLmV4dHJlcG8udjEuR2V0UmVxdWVzdBoXLmV4dHJlcG8udjEuR2V0UmVzcG9uc2UicoLT5JMCbFovYgpyZXBvc2l0b3J5EiEvYXBpL3JlcG8vdjEvcmVwb3NpdG9yeS97bmFtZT0qKn1iCnJlcG9zaXRvcnkSLS9hcGkvcmVwby92MS97bmFtZXNwYWNlfS9yZXBvc2l0b3J5L3tuYW1lPSoqfRK5AQoGVXBkYXRlEhkuZXh0cmVwby52MS5VcGRhdGVSZXF1ZXN0GhouZXh0cmVwby52MS5VcGRhdGVSZXNwb25zZSJ4gtPkkwJyOgEqWjI6ASpiCnJlcG9zaXRvcnkyIS9hcGkvcmVwby92MS9yZXBvc2l0b3J5L3tuYW1lPSoqfWIKcmVwb3NpdG9yeTItL2FwaS9yZXBvL3YxL3tuYW1lc3BhY2V9L3JlcG9zaXRvcnkve25hbWU9Kip9EpsBCgZEZWxldGUSGS5leHRyZXBvLnYxLkRlbGV0ZVJlcXVlc3QaGi5leHRyZXBvLnYxLkRlbGV0ZVJlc3BvbnNlIlqC0+STAlRaIyohL2FwaS9yZXBvL3YxL3JlcG9zaXRvcnkve25hbWU9Kip9Ki0vYXBpL3JlcG8vdjEve25hbWVzcGFjZX0vcmVwb3NpdG9yeS97bmFtZT0qKn0SgQEKBExpc3QSFy5leHRyZXBvLnYxLkxpc3RSZXF1ZXN0GhguZXh0cmVwby52MS5MaXN0UmVzcG9uc2UiRoLT5JMCQFoZEhcvYXBpL3JlcG8vdjEvcmVwb3NpdG9yeRIjL2FwaS9yZXBvL3YxL3tuYW1lc3BhY2V9L3JlcG9zaXRvcnkSpQEKBkNyZWF0ZRIZLmV4dHJlcG8udjEuQ3JlYXRlUmVxdWVzdBoaLmV4dHJlcG8udjEuQ3JlYXRlUmVzcG9uc2UiZILT5JMCXjoBKlooOgEqYgpyZXBvc2l0b3J5IhcvYXBpL3JlcG8vdjEvcmVwb3NpdG9yeWIKcmVwb3NpdG9yeSIjL2FwaS9yZXBvL3YxL3tuYW1lc3BhY2V9L3JlcG9zaXRvcnlCZQoNaW8uZXh0cmVwby52MUIWUmVwb3NpdG9yeVNlcnZpY2VQcm90b1ABWjpnaXRodWIuY29tL2V4dHJlcG8vZXh0cmVwby9jbGllbnRzL2dvL2V4dHJlcG8vdjE7ZXh0cmVwb3YxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_visibility, file_google_protobuf_timestamp, file_google_protobuf_wrappers]);
+  fileDesc("CiNleHRyZXBvL3YxL3JlcG9zaXRvcnlfc2VydmljZS5wcm90bxIKZXh0cmVwby52MSKnAgoKUmVwb3NpdG9yeRISCgRuYW1lGAEgASgJQgTiQQEFEhQKBmluX3VzZRgCIAEoCEIE4kEBAxIWCghyZWdpc3RyeRgDIAEoCUIE4kEBAxIaCgxyZXNvdXJjZV91cmkYBCABKAlCBOJBAQMSFwoJbmFtZXNwYWNlGAUgASgJQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoMdmVyaWZpY2F0aW9uGAggASgLMhguZXh0cmVwby52MS5WZXJpZmljYXRpb25CBOJBAQMi9wIKDFZlcmlmaWNhdGlvbhItCgVzdGF0ZRgBIAEoDjIeLmV4dHJlcG8udjEuVmVyaWZpY2F0aW9uLlN0YXRlEi4KCmNoZWNrX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnJlYXNvbhgDIAEoCSL3AQoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABILCgdQRU5ESU5HEAESDwoLTk9UX0NIRUNLRUQQAhIMCghWRVJJRklFRBADEhgKFENSRURFTlRJQUxTX1JFSkVDVEVEEAQSGAoUUkVQT1NJVE9SWV9OT1RfRk9VTkQQBRIPCgtQVUxMX0RFTklFRBAGEhgKFFJFR0lTVFJZX1VOUkVBQ0hBQkxFEAcSDQoJVExTX0VSUk9SEAgSEgoOTk9UX0FfUkVHSVNUUlkQCRIVChFBRERSRVNTX0ZPUkJJRERFThAKEhIKDlJFR0lTVFJZX0VSUk9SEAsiOQoKR2V0UmVxdWVzdBIXCgluYW1lc3BhY2UYASABKAlCBOJBAQESEgoEbmFtZRgCIAEoCUIE4kEBAiI5CgtHZXRSZXNwb25zZRIqCgpyZXBvc2l0b3J5GAEgASgLMhYuZXh0cmVwby52MS5SZXBvc2l0b3J5IpABCg1VcGRhdGVSZXF1ZXN0EhcKCW5hbWVzcGFjZRgBIAEoCUIE4kEBARISCgRuYW1lGAIgASgJQgTiQQECEhsKCHVzZXJuYW1lGAMgASgJQgTiQQEESACIAQESGwoIcGFzc3dvcmQYBCABKAlCBOJBAQRIAYgBAUILCglfdXNlcm5hbWVCCwoJX3Bhc3N3b3JkIjwKDlVwZGF0ZVJlc3BvbnNlEioKCnJlcG9zaXRvcnkYASABKAsyFi5leHRyZXBvLnYxLlJlcG9zaXRvcnkiPAoNRGVsZXRlUmVxdWVzdBIXCgluYW1lc3BhY2UYASABKAlCBOJBAQESEgoEbmFtZRgCIAEoCUIE4kEBAiIQCg5EZWxldGVSZXNwb25zZSKTAQoLTGlzdFJlcXVlc3QSFwoJbmFtZXNwYWNlGAEgASgJQgTiQQEBEhIKBG5hbWUYAiABKAlCBOJBAQESFgoIcmVnaXN0cnkYAyABKAlCBOJBAQESEwoFbGltaXQYBCABKAVCBOJBAQESFAoGb2Zmc2V0GAUgASgFQgTiQQEBEhQKBmN1cnNvchgGIAEoCUIE4kEBASKGAQoMTGlzdFJlc3BvbnNlEiIKBG1ldGEYASABKAsyFC5leHRyZXBvLnYxLkxpc3RNZXRhEicKB29iamVjdHMYAiADKAsyFi5leHRyZXBvLnYxLlJlcG9zaXRvcnkSKQoPbmV4dF9wYWdlX3Rva2VuGAMgASgJQhDiQQED+tLkkwIGEgRHUlBDIpoBCghMaXN0TWV0YRINCgVsaW1pdBgBIAEoBRIqCgRuZXh0GAIgASgLMhwuZ29vZ2xlLnByb3RvYnVmLlN0cmluZ1ZhbHVlEg4KBm9mZnNldBgDIAEoBRIuCghwcmV2aW91cxgEIAEoCzIcLmdvb2dsZS5wcm90b2J1Zi5TdHJpbmdWYWx1ZRITCgt0b3RhbF9jb3VudBgFIAEoBSJuCg1DcmVhdGVSZXF1ZXN0EhcKCW5hbWVzcGFjZRgBIAEoCUIE4kEBARISCgRuYW1lGAIgASgJQgTiQQECEhcKCHVzZXJuYW1lGAMgASgJQgXiQQICBBIXCghwYXNzd29yZBgEIAEoCUIF4kECAgQiPAoOQ3JlYXRlUmVzcG9uc2USKgoKcmVwb3NpdG9yeRgBIAEoCzIWLmV4dHJlcG8udjEuUmVwb3NpdG9yeSKcAQoZVmFsaWRhdGVSZXBvc2l0b3J5UmVxdWVzdBIXCgluYW1lc3BhY2UYASABKAlCBOJBAQESEgoEbmFtZRgCIAEoCUIE4kEBAhIbCgh1c2VybmFtZRgDIAEoCUIE4kEBBEgAiAEBEhsKCHBhc3N3b3JkGAQgASgJQgTiQQEESAGIAQFCCwoJX3VzZXJuYW1lQgsKCV9wYXNzd29yZCKhAgoaVmFsaWRhdGVSZXBvc2l0b3J5UmVzcG9uc2USLgoMdmVyaWZpY2F0aW9uGAEgASgLMhguZXh0cmVwby52MS5WZXJpZmljYXRpb24SRgoLYXV0aF9zY2hlbWUYAiABKA4yMS5leHRyZXBvLnYxLlZhbGlkYXRlUmVwb3NpdG9yeVJlc3BvbnNlLkF1dGhTY2hlbWUSGAoQdG9rZW5fcmVhbG1faG9zdBgDIAEoCRITCgthcGlfdmVyc2lvbhgEIAEoCRIQCghyZWdpc3RyeRgFIAEoCSJKCgpBdXRoU2NoZW1lEhsKF0FVVEhfU0NIRU1FX1VOU1BFQ0lGSUVEEAASCAoETk9ORRABEgkKBUJBU0lDEAISCgoGQkVBUkVSEAMyoAgKEVJlcG9zaXRvcnlTZXJ2aWNlEqoBCgNHZXQSFi5leHRyZXBvLnYxLkdldFJlcXVlc3QaFy5leHRyZXBvLnYxLkdldFJlc3BvbnNlInKC0+STAmxaL2IKcmVwb3NpdG9yeRIhL2FwaS9yZXBvL3YxL3JlcG9zaXRvcnkve25hbWU9Kip9YgpyZXBvc2l0b3J5Ei0vYXBpL3JlcG8vdjEve25hbWVzcGFjZX0vcmVwb3NpdG9yeS97bmFtZT0qKn0SuQEKBlVwZGF0ZRIZLmV4dHJlcG8udjEuVXBkYXRlUmVxdWVzdBoaLmV4dHJlcG8udjEuVXBkYXRlUmVzcG9uc2UieILT5JMCcjoBKloyOgEqYgpyZXBvc2l0b3J5MiEvYXBpL3JlcG8vdjEvcmVwb3NpdG9yeS97bmFtZT0qKn1iCnJlcG9zaXRvcnkyLS9hcGkvcmVwby92MS97bmFtZXNwYWNlfS9yZXBvc2l0b3J5L3tuYW1lPSoqfRKbAQoGRGVsZXRlEhkuZXh0cmVwby52MS5EZWxldGVSZXF1ZXN0GhouZXh0cmVwby52MS5EZWxldGVSZXNwb25zZSJagtPkkwJUWiMqIS9hcGkvcmVwby92MS9yZXBvc2l0b3J5L3tuYW1lPSoqfSotL2FwaS9yZXBvL3YxL3tuYW1lc3BhY2V9L3JlcG9zaXRvcnkve25hbWU9Kip9EoEBCgRMaXN0EhcuZXh0cmVwby52MS5MaXN0UmVxdWVzdBoYLmV4dHJlcG8udjEuTGlzdFJlc3BvbnNlIkaC0+STAkBaGRIXL2FwaS9yZXBvL3YxL3JlcG9zaXRvcnkSIy9hcGkvcmVwby92MS97bmFtZXNwYWNlfS9yZXBvc2l0b3J5EqUBCgZDcmVhdGUSGS5leHRyZXBvLnYxLkNyZWF0ZVJlcXVlc3QaGi5leHRyZXBvLnYxLkNyZWF0ZVJlc3BvbnNlImSC0+STAl46ASpaKDoBKmIKcmVwb3NpdG9yeSIXL2FwaS9yZXBvL3YxL3JlcG9zaXRvcnliCnJlcG9zaXRvcnkiIy9hcGkvcmVwby92MS97bmFtZXNwYWNlfS9yZXBvc2l0b3J5EtcBChJWYWxpZGF0ZVJlcG9zaXRvcnkSJS5leHRyZXBvLnYxLlZhbGlkYXRlUmVwb3NpdG9yeVJlcXVlc3QaJi5leHRyZXBvLnYxLlZhbGlkYXRlUmVwb3NpdG9yeVJlc3BvbnNlInKC0+STAmw6ASpaLzoBKiIqL2FwaS9yZXBvL3YxL3JlcG9zaXRvcnkve25hbWU9Kip9OnZhbGlkYXRlIjYvYXBpL3JlcG8vdjEve25hbWVzcGFjZX0vcmVwb3NpdG9yeS97bmFtZT0qKn06dmFsaWRhdGVCZQoNaW8uZXh0cmVwby52MUIWUmVwb3NpdG9yeVNlcnZpY2VQcm90b1ABWjpnaXRodWIuY29tL2V4dHJlcG8vZXh0cmVwby9jbGllbnRzL2dvL2V4dHJlcG8vdjE7ZXh0cmVwb3YxYgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_visibility, file_google_protobuf_timestamp, file_google_protobuf_wrappers]);
 
 /**
  * Repository is an external repository: an image repository on a third-party
@@ -149,6 +149,16 @@ export type Repository = Message<"extrepo.v1.Repository"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * The outcome of the latest check of the stored credentials against the
+   * registry: made when the repository is created or its credentials change,
+   * then again in the background every few hours, so that it stays true when
+   * a password expires. Listing and getting never trigger a check.
+   *
+   * @generated from field: extrepo.v1.Verification verification = 8;
+   */
+  verification?: Verification | undefined;
 };
 
 /**
@@ -157,6 +167,158 @@ export type Repository = Message<"extrepo.v1.Repository"> & {
  */
 export const RepositorySchema: GenMessage<Repository> = /*@__PURE__*/
   messageDesc(file_extrepo_v1_repository_service, 0);
+
+/**
+ * Verification is what a check of a repository's credentials against its
+ * registry found. A check does what `docker pull` does up to the image data:
+ * `GET /v2/` on the registry, the token flow (or Basic auth) the registry's
+ * `WWW-Authenticate` challenge asks for, with the scope
+ * `repository:<path>:pull`, then `GET /v2/<path>/tags/list`. It never pulls
+ * image data and never writes.
+ *
+ * @generated from message extrepo.v1.Verification
+ */
+export type Verification = Message<"extrepo.v1.Verification"> & {
+  /**
+   * The outcome.
+   *
+   * @generated from field: extrepo.v1.Verification.State state = 1;
+   */
+  state: Verification_State;
+
+  /**
+   * When the check finished; absent while `PENDING` or `NOT_CHECKED`.
+   *
+   * @generated from field: google.protobuf.Timestamp check_time = 2;
+   */
+  checkTime?: Timestamp | undefined;
+
+  /**
+   * A short explanation a user can act on, e.g. `registry.example.com
+   * refused the username and password`. Never contains a credential.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message extrepo.v1.Verification.
+ * Use `create(VerificationSchema)` to create a new message.
+ */
+export const VerificationSchema: GenMessage<Verification> = /*@__PURE__*/
+  messageDesc(file_extrepo_v1_repository_service, 1);
+
+/**
+ * State is the outcome of a check. Values are not prefixed with the enum's
+ * name: over REST they are the JSON strings a user reads
+ * (`"state": "VERIFIED"`), and nesting scopes them to this message.
+ *
+ * @generated from enum extrepo.v1.Verification.State
+ */
+export enum Verification_State {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: STATE_UNSPECIFIED = 0;
+   */
+  STATE_UNSPECIFIED = 0,
+
+  /**
+   * Registered, and the first check has not finished yet.
+   *
+   * @generated from enum value: PENDING = 1;
+   */
+  PENDING = 1,
+
+  /**
+   * Checking is turned off on this service; nothing is known.
+   *
+   * @generated from enum value: NOT_CHECKED = 2;
+   */
+  NOT_CHECKED = 2,
+
+  /**
+   * The registry let these credentials list the repository's tags: a pull
+   * would be allowed.
+   *
+   * @generated from enum value: VERIFIED = 3;
+   */
+  VERIFIED = 3,
+
+  /**
+   * The registry (or its token service) refused the username and password.
+   *
+   * @generated from enum value: CREDENTIALS_REJECTED = 4;
+   */
+  CREDENTIALS_REJECTED = 4,
+
+  /**
+   * The registry accepted the credentials but has no repository of that
+   * path (`NAME_UNKNOWN`).
+   *
+   * @generated from enum value: REPOSITORY_NOT_FOUND = 5;
+   */
+  REPOSITORY_NOT_FOUND = 5,
+
+  /**
+   * The registry accepted the credentials but they may not pull this
+   * repository (401 or 403 with a token of that scope, or a token service
+   * that grants no pull access). Registries often answer this way for a
+   * repository that does not exist either.
+   *
+   * @generated from enum value: PULL_DENIED = 6;
+   */
+  PULL_DENIED = 6,
+
+  /**
+   * No answer: the name does not resolve, nothing listens, or no answer
+   * came within the check's timeout.
+   *
+   * @generated from enum value: REGISTRY_UNREACHABLE = 7;
+   */
+  REGISTRY_UNREACHABLE = 7,
+
+  /**
+   * The registry's TLS certificate is not valid for its name or not
+   * trusted, or the TLS handshake failed.
+   *
+   * @generated from enum value: TLS_ERROR = 8;
+   */
+  TLS_ERROR = 8,
+
+  /**
+   * Something answered on the host, but not the registry API: `/v2/`
+   * without the `Docker-Distribution-API-Version: registry/2.0` header.
+   *
+   * @generated from enum value: NOT_A_REGISTRY = 9;
+   */
+  NOT_A_REGISTRY = 9,
+
+  /**
+   * The host resolves to an address this service does not call
+   * (loopback, private, link-local or cloud metadata addresses), and it is
+   * not on the service's allow-list.
+   *
+   * @generated from enum value: ADDRESS_FORBIDDEN = 10;
+   */
+  ADDRESS_FORBIDDEN = 10,
+
+  /**
+   * The registry answered, but not in a way a pull could go on with: a
+   * server error, an unusable token answer, a redirect to another host
+   * (credentials are not sent there), or an answer too large.
+   *
+   * @generated from enum value: REGISTRY_ERROR = 11;
+   */
+  REGISTRY_ERROR = 11,
+}
+
+/**
+ * Describes the enum extrepo.v1.Verification.State.
+ */
+export const Verification_StateSchema: GenEnum<Verification_State> = /*@__PURE__*/
+  enumDesc(file_extrepo_v1_repository_service, 1, 0);
 
 /**
  * GetRequest names the repository to return.
@@ -185,7 +347,7 @@ export type GetRequest = Message<"extrepo.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 1);
+  messageDesc(file_extrepo_v1_repository_service, 2);
 
 /**
  * GetResponse holds the repository asked for. Over REST the repository alone
@@ -207,7 +369,7 @@ export type GetResponse = Message<"extrepo.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 2);
+  messageDesc(file_extrepo_v1_repository_service, 3);
 
 /**
  * UpdateRequest names a repository and the credentials to change. At least
@@ -254,7 +416,7 @@ export type UpdateRequest = Message<"extrepo.v1.UpdateRequest"> & {
  * Use `create(UpdateRequestSchema)` to create a new message.
  */
 export const UpdateRequestSchema: GenMessage<UpdateRequest> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 3);
+  messageDesc(file_extrepo_v1_repository_service, 4);
 
 /**
  * UpdateResponse holds the repository after the update. Over REST the
@@ -276,7 +438,7 @@ export type UpdateResponse = Message<"extrepo.v1.UpdateResponse"> & {
  * Use `create(UpdateResponseSchema)` to create a new message.
  */
 export const UpdateResponseSchema: GenMessage<UpdateResponse> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 4);
+  messageDesc(file_extrepo_v1_repository_service, 5);
 
 /**
  * DeleteRequest names the repository to remove.
@@ -304,7 +466,7 @@ export type DeleteRequest = Message<"extrepo.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 5);
+  messageDesc(file_extrepo_v1_repository_service, 6);
 
 /**
  * DeleteResponse is empty: the repository is gone.
@@ -319,7 +481,7 @@ export type DeleteResponse = Message<"extrepo.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 6);
+  messageDesc(file_extrepo_v1_repository_service, 7);
 
 /**
  * ListRequest selects a page of the repositories of a namespace. Over REST
@@ -388,7 +550,7 @@ export type ListRequest = Message<"extrepo.v1.ListRequest"> & {
  * Use `create(ListRequestSchema)` to create a new message.
  */
 export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 7);
+  messageDesc(file_extrepo_v1_repository_service, 8);
 
 /**
  * ListResponse is the original API's list envelope.
@@ -427,7 +589,7 @@ export type ListResponse = Message<"extrepo.v1.ListResponse"> & {
  * Use `create(ListResponseSchema)` to create a new message.
  */
 export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 8);
+  messageDesc(file_extrepo_v1_repository_service, 9);
 
 /**
  * ListMeta describes a page of a listing, as the original API's `meta`.
@@ -477,7 +639,7 @@ export type ListMeta = Message<"extrepo.v1.ListMeta"> & {
  * Use `create(ListMetaSchema)` to create a new message.
  */
 export const ListMetaSchema: GenMessage<ListMeta> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 9);
+  messageDesc(file_extrepo_v1_repository_service, 10);
 
 /**
  * CreateRequest registers a repository. Over REST its fields but `namespace`
@@ -524,7 +686,7 @@ export type CreateRequest = Message<"extrepo.v1.CreateRequest"> & {
  * Use `create(CreateRequestSchema)` to create a new message.
  */
 export const CreateRequestSchema: GenMessage<CreateRequest> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 10);
+  messageDesc(file_extrepo_v1_repository_service, 11);
 
 /**
  * CreateResponse holds the new repository. Over REST the repository alone is
@@ -546,7 +708,150 @@ export type CreateResponse = Message<"extrepo.v1.CreateResponse"> & {
  * Use `create(CreateResponseSchema)` to create a new message.
  */
 export const CreateResponseSchema: GenMessage<CreateResponse> = /*@__PURE__*/
-  messageDesc(file_extrepo_v1_repository_service, 11);
+  messageDesc(file_extrepo_v1_repository_service, 12);
+
+/**
+ * ValidateRepositoryRequest names a repository and, optionally, credentials
+ * to try with it. Over REST its fields but `namespace` and `name` are the
+ * JSON body.
+ *
+ * @generated from message extrepo.v1.ValidateRepositoryRequest
+ */
+export type ValidateRepositoryRequest = Message<"extrepo.v1.ValidateRepositoryRequest"> & {
+  /**
+   * The namespace of the repository; empty means the caller's own.
+   *
+   * @generated from field: string namespace = 1;
+   */
+  namespace: string;
+
+  /**
+   * The repository's full name, e.g. `registry.local/user1/image1`.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The username to try; not sent uses the stored one. Sent, it must not be
+   * empty; at most 1,024 characters.
+   *
+   * @generated from field: optional string username = 3;
+   */
+  username?: string | undefined;
+
+  /**
+   * The password (or token, or key) to try; not sent uses the stored one.
+   * Sent, it must not be empty; at most 32,768 characters.
+   *
+   * @generated from field: optional string password = 4;
+   */
+  password?: string | undefined;
+};
+
+/**
+ * Describes the message extrepo.v1.ValidateRepositoryRequest.
+ * Use `create(ValidateRepositoryRequestSchema)` to create a new message.
+ */
+export const ValidateRepositoryRequestSchema: GenMessage<ValidateRepositoryRequest> = /*@__PURE__*/
+  messageDesc(file_extrepo_v1_repository_service, 13);
+
+/**
+ * ValidateRepositoryResponse is what the check found, and what it learned
+ * about the registry on the way.
+ *
+ * @generated from message extrepo.v1.ValidateRepositoryResponse
+ */
+export type ValidateRepositoryResponse = Message<"extrepo.v1.ValidateRepositoryResponse"> & {
+  /**
+   * The outcome of the check, as `Repository.verification` would hold it.
+   *
+   * @generated from field: extrepo.v1.Verification verification = 1;
+   */
+  verification?: Verification | undefined;
+
+  /**
+   * How the registry asks clients to authenticate.
+   *
+   * @generated from field: extrepo.v1.ValidateRepositoryResponse.AuthScheme auth_scheme = 2;
+   */
+  authScheme: ValidateRepositoryResponse_AuthScheme;
+
+  /**
+   * The host (with a port if not the default) of the token service the
+   * registry sent the check to, for `BEARER`; empty otherwise.
+   *
+   * @generated from field: string token_realm_host = 3;
+   */
+  tokenRealmHost: string;
+
+  /**
+   * The registry's `Docker-Distribution-API-Version` header, e.g.
+   * `registry/2.0`; empty if it sent none.
+   *
+   * @generated from field: string api_version = 4;
+   */
+  apiVersion: string;
+
+  /**
+   * The resource URI of the registry checked:
+   * `/api/repo/v1/{namespace}/registry/{host}/`.
+   *
+   * @generated from field: string registry = 5;
+   */
+  registry: string;
+};
+
+/**
+ * Describes the message extrepo.v1.ValidateRepositoryResponse.
+ * Use `create(ValidateRepositoryResponseSchema)` to create a new message.
+ */
+export const ValidateRepositoryResponseSchema: GenMessage<ValidateRepositoryResponse> = /*@__PURE__*/
+  messageDesc(file_extrepo_v1_repository_service, 14);
+
+/**
+ * AuthScheme is how the registry asks clients to authenticate.
+ *
+ * @generated from enum extrepo.v1.ValidateRepositoryResponse.AuthScheme
+ */
+export enum ValidateRepositoryResponse_AuthScheme {
+  /**
+   * Not known: the check did not get as far as the registry's answer to
+   * `GET /v2/`.
+   *
+   * @generated from enum value: AUTH_SCHEME_UNSPECIFIED = 0;
+   */
+  AUTH_SCHEME_UNSPECIFIED = 0,
+
+  /**
+   * The registry lets anyone pull; the credentials were not needed.
+   *
+   * @generated from enum value: NONE = 1;
+   */
+  NONE = 1,
+
+  /**
+   * HTTP Basic authentication with the username and password on every
+   * request (`WWW-Authenticate: Basic ...`).
+   *
+   * @generated from enum value: BASIC = 2;
+   */
+  BASIC = 2,
+
+  /**
+   * The Docker registry token flow: a bearer token from the token service
+   * named by the challenge's realm (`WWW-Authenticate: Bearer ...`).
+   *
+   * @generated from enum value: BEARER = 3;
+   */
+  BEARER = 3,
+}
+
+/**
+ * Describes the enum extrepo.v1.ValidateRepositoryResponse.AuthScheme.
+ */
+export const ValidateRepositoryResponse_AuthSchemeSchema: GenEnum<ValidateRepositoryResponse_AuthScheme> = /*@__PURE__*/
+  enumDesc(file_extrepo_v1_repository_service, 14, 0);
 
 /**
  * RepositoryService manages the external repositories of a namespace.
@@ -581,10 +886,15 @@ export const RepositoryService: GenService<{
    * password, or both. A field that is not sent keeps its value; the name
    * never changes.
    *
+   * The new credentials (with the stored one that is not sent) are checked
+   * against the registry as in Create; when the registry refuses them the
+   * stored ones are kept and the call fails with FAILED_PRECONDITION.
+   *
    * Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
    * write: an outsider, or a member who is not an owner), INVALID_ARGUMENT (a
    * malformed name, an empty or too long username or password, or neither
-   * sent), NOT_FOUND (no repository of that name in the namespace).
+   * sent), NOT_FOUND (no repository of that name in the namespace),
+   * FAILED_PRECONDITION and RESOURCE_EXHAUSTED (as in Create).
    *
    * @generated from rpc extrepo.v1.RepositoryService.Update
    */
@@ -628,10 +938,23 @@ export const RepositoryService: GenService<{
    * Create registers a repository of a third-party registry with the
    * credentials to pull from it.
    *
+   * The credentials are checked against the registry before the repository
+   * is stored (see Verification), within a few seconds. When the registry
+   * answers that they do not work, nothing is stored and the call fails with
+   * FAILED_PRECONDITION; its `google.rpc.ErrorInfo` (domain `extrepo.io`)
+   * has the `Verification.State` name as its reason and the registry host in
+   * its metadata. A registry that cannot be reached does not block
+   * registering: the repository is stored with that state and checked again
+   * later. The service's verification policy may be stricter or looser
+   * (README, "Credential checks").
+   *
    * Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
    * write), INVALID_ARGUMENT (a missing or malformed name, a missing or too
    * long username or password), ALREADY_EXISTS (a repository of that name is
-   * already registered in the namespace).
+   * already registered in the namespace), FAILED_PRECONDITION (the registry
+   * refused the credentials or the repository, or the host's address is one
+   * the service does not call), RESOURCE_EXHAUSTED (too many checks by the
+   * caller in a short time; the call says when to retry).
    *
    * @generated from rpc extrepo.v1.RepositoryService.Create
    */
@@ -639,6 +962,33 @@ export const RepositoryService: GenService<{
     methodKind: "unary";
     input: typeof CreateRequestSchema;
     output: typeof CreateResponseSchema;
+  },
+  /**
+   * ValidateRepository checks credentials against a repository's registry
+   * without storing anything: a dry run of Create or Update. Send a username
+   * and a password to try new credentials (the repository need not be
+   * registered); send neither to check the stored credentials of a registered
+   * repository; send one to try it with the stored other. Over REST:
+   * `POST /api/repo/v1/[namespace/]repository/<name>:validate/` with the JSON
+   * body `{"username", "password"}` (both optional).
+   *
+   * A refusal by the registry is an answer, not an error: the call succeeds
+   * and `verification` says what the registry said. The stored verification
+   * of a registered repository is not changed.
+   *
+   * Errors: UNAUTHENTICATED, PERMISSION_DENIED (a namespace the caller may not
+   * write: validating is part of registering), INVALID_ARGUMENT (a malformed
+   * name, an empty or too long username or password), NOT_FOUND (neither
+   * credential sent, or only one, and no repository of that name is
+   * registered), RESOURCE_EXHAUSTED (too many checks by the caller in a short
+   * time).
+   *
+   * @generated from rpc extrepo.v1.RepositoryService.ValidateRepository
+   */
+  validateRepository: {
+    methodKind: "unary";
+    input: typeof ValidateRepositoryRequestSchema;
+    output: typeof ValidateRepositoryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_extrepo_v1_repository_service, 0);
