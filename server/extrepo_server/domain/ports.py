@@ -19,6 +19,37 @@ from .paging import Window
 from .resources import registry_uri, repository_uri
 
 
+class VerificationState(enum.Enum):
+    """The outcome of a check of a repository's credentials against its registry
+    (proto: `Verification.State`, whose docs say what each means). The values are
+    what the database stores."""
+
+    PENDING = "pending"
+    NOT_CHECKED = "not_checked"
+    VERIFIED = "verified"
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    REPOSITORY_NOT_FOUND = "repository_not_found"
+    PULL_DENIED = "pull_denied"
+    REGISTRY_UNREACHABLE = "registry_unreachable"
+    TLS_ERROR = "tls_error"
+    NOT_A_REGISTRY = "not_a_registry"
+    ADDRESS_FORBIDDEN = "address_forbidden"
+    REGISTRY_ERROR = "registry_error"
+
+
+class Verification(NamedTuple):
+    """What the latest check found: the state, when it finished (None while PENDING
+    or NOT_CHECKED) and a short reason a user can read (never a credential). A named
+    tuple, as Repository, which holds one: List builds 25 of them per call."""
+
+    state: VerificationState
+    checked_at: datetime | None = None
+    reason: str = ""
+
+
+PENDING = Verification(VerificationState.PENDING, None, "not checked yet")
+
+
 class Repository(NamedTuple):
     """A registered repository as the API shows it: never its credentials.
 
@@ -33,6 +64,7 @@ class Repository(NamedTuple):
     in_use: bool
     created_at: datetime
     updated_at: datetime
+    verification: Verification = PENDING
 
     @property
     def registry(self) -> str:
@@ -171,37 +203,6 @@ class RegistryPing:
     outcome: RegistryPingOutcome
     reason: str
     challenge: Challenge | None = None
-
-
-class VerificationState(enum.Enum):
-    """The outcome of a check of a repository's credentials against its registry
-    (proto: `Verification.State`, whose docs say what each means). The values are
-    what the database stores."""
-
-    PENDING = "pending"
-    NOT_CHECKED = "not_checked"
-    VERIFIED = "verified"
-    CREDENTIALS_REJECTED = "credentials_rejected"
-    REPOSITORY_NOT_FOUND = "repository_not_found"
-    PULL_DENIED = "pull_denied"
-    REGISTRY_UNREACHABLE = "registry_unreachable"
-    TLS_ERROR = "tls_error"
-    NOT_A_REGISTRY = "not_a_registry"
-    ADDRESS_FORBIDDEN = "address_forbidden"
-    REGISTRY_ERROR = "registry_error"
-
-
-@dataclass(frozen=True)
-class Verification:
-    """What the latest check found: the state, when it finished (None while PENDING
-    or NOT_CHECKED) and a short reason a user can read (never a credential)."""
-
-    state: VerificationState
-    checked_at: datetime | None = None
-    reason: str = ""
-
-
-PENDING = Verification(VerificationState.PENDING, None, "not checked yet")
 
 
 class AuthScheme(enum.Enum):

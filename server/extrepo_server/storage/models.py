@@ -140,13 +140,42 @@ class Repository(SQLModel, table=True):
     in_use: bool = Field(default=False, nullable=False)
     created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
     updated_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+    # The latest credential check (domain.ports.Verification): its state (a
+    # VerificationState value), when it finished and why.
+    verification_state: str = Field(
+        default="pending",
+        sa_column=sa.Column(sa.String(24), nullable=False, server_default="pending"),
+    )
+    checked_at: datetime | None = Field(default=None, sa_column=sa.Column(UTC_TIME, nullable=True))
+    verification_reason: str = Field(
+        default="", sa_column=sa.Column(sa.String(300), nullable=False, server_default="")
+    )
+    # When the background re-check is due (NULL: never, e.g. checking is off), and
+    # how many checks in a row could not reach the registry (their back-off).
+    next_check_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTC_TIME, nullable=True, index=True)
+    )
+    check_failures: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
 
 
 class RegistryCount(SQLModel, table=True):
-    """How many repositories of a namespace live on one registry host (for total_count)."""
+    """A registry host as a namespace uses it: how many of the namespace's repositories
+    live on it (for total_count; the Registry resource exists while it is above 0), and
+    the latest credential check made against it for any of them."""
 
     __tablename__ = "registry_count"
 
     namespace_id: int = Field(foreign_key="account.id", primary_key=True, ondelete="CASCADE")
     host: str = Field(sa_column=sa.Column(NAME_TYPE, primary_key=True))
     repository_count: int = Field(default=0, nullable=False)
+    last_check_state: str | None = Field(
+        default=None, sa_column=sa.Column(sa.String(24), nullable=True)
+    )
+    last_checked_at: datetime | None = Field(
+        default=None, sa_column=sa.Column(UTC_TIME, nullable=True)
+    )
+    last_check_reason: str = Field(
+        default="", sa_column=sa.Column(sa.String(300), nullable=False, server_default="")
+    )
