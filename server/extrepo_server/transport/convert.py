@@ -13,13 +13,24 @@ from extrepo.v1 import repository_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
 from ..domain.catalog import Page
-from ..domain.ports import Repository
+from ..domain.ports import Repository, Verification, VerificationState
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
     # Four times cheaper than Timestamp.FromDatetime.
     target.seconds = int(value.timestamp())
     target.nanos = value.microsecond * 1000
+
+
+# VerificationState -> Verification.State: the enum values share their names.
+_STATE = {state: pb.Verification.State.Value(state.name) for state in VerificationState}
+
+
+def fill_verification(target: pb.Verification, verification: Verification) -> None:
+    target.state = _STATE[verification.state]
+    if verification.checked_at is not None:
+        _set_time(target.check_time, verification.checked_at)
+    target.reason = verification.reason
 
 
 def fill_repository(target: pb.Repository, repository: Repository) -> None:
@@ -30,6 +41,7 @@ def fill_repository(target: pb.Repository, repository: Repository) -> None:
     target.namespace = repository.namespace
     _set_time(target.create_time, repository.created_at)
     _set_time(target.update_time, repository.updated_at)
+    fill_verification(target.verification, repository.verification)
 
 
 def list_response(page: Page) -> pb.ListResponse:
