@@ -39,7 +39,15 @@ class LiveServer:
         self.database_url = database_url
         # No drain on stop unless asked for: nothing watches a test server's health,
         # and the default (1 s) would add a second to every test that stops one.
-        self._env = {"EXTREPO_SHUTDOWN_DRAIN_SECONDS": "0", **os.environ, **(env or {})}
+        # Credential checks are off unless a test turns them on: the names tests
+        # register (registry.local/...) are on no registry, and a check of each would
+        # only wait for DNS. The tests of checks start registries and turn them on.
+        self._env = {
+            "EXTREPO_SHUTDOWN_DRAIN_SECONDS": "0",
+            "EXTREPO_VERIFICATION": "off",
+            **os.environ,
+            **(env or {}),
+        }
         self._env.pop("EXTREPO_ADDRESS", None)
         self._process: subprocess.Popen | None = None
         self.port: int | None = None

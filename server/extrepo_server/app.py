@@ -20,6 +20,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
@@ -32,13 +33,17 @@ from grpc_reflection.v1alpha import reflection
 from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
+from .domain.rechecks import Rechecker
+from .domain.verification import Policy, Schedule, Verifier
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
+from .security.check_budget import CheckBudget
 from .security.credentials import Keyring
 from .security.cursors import CursorSigner
 from .security.throttle import FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
+from .storage.checks import CheckStore
 from .storage.database import create_engine
 from .storage.repositories import RepositoryStore
 from .transport.interceptor import CallInterceptor
@@ -60,6 +65,10 @@ class Components:
     repositories: RepositoryStore
     keyring: Keyring | None  # None: built for administration that needs no key
     registries: RegistryClient
+    verifier: Verifier  # credential checks, with the configured policy
+    checks: CheckStore  # the background re-checks' queue
+    check_timeout_seconds: float
+    recheck_per_host: int
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,9 @@ def api_services(components: Components) -> list[Service]:
     # List cursors are signed under keys derived from the credential keys, which every
     # replica shares, so a cursor one replica issued is good at any other.
     signer = CursorSigner(components.keyring.keys)
-    catalog = RepositoryCatalog(components.repositories, components.keyring, signer)
+    catalog = RepositoryCatalog(
+        components.repositories, components.keyring, signer, components.verifier
+    )
     return [
         Service(
             pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name,
@@ -108,16 +119,46 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
     except BaseException:
         engine.dispose()
         raise
+    registries = RegistryClient(
+        timeout_seconds=settings.registry_timeout_seconds,
+        plain_http_hosts=settings.registry_plain_http_host_set,
+    )
     return Components(
         engine=engine,
         accounts=AccountStore(engine),
         repositories=RepositoryStore(engine, write_threads=settings.db_pool_size),
         keyring=keyring,
-        registries=RegistryClient(
-            timeout_seconds=settings.registry_timeout_seconds,
-            plain_http_hosts=settings.registry_plain_http_host_set,
+        registries=registries,
+        verifier=Verifier(
+            registries,
+            Policy(settings.verification),
+            Schedule(
+                interval=timedelta(seconds=settings.recheck_interval_seconds),
+                first_retry=timedelta(seconds=settings.recheck_first_retry_seconds),
+            ),
+            CheckBudget(settings.checks_per_minute),
         ),
+        checks=CheckStore(engine),
+        check_timeout_seconds=settings.registry_timeout_seconds,
+        recheck_per_host=settings.recheck_per_host,
     )
+
+
+def start_rechecks(components: Components) -> Rechecker | None:
+    """The background re-check loop, started on the running event loop; None when
+    checks or re-checks are off (EXTREPO_VERIFICATION, EXTREPO_RECHECK_INTERVAL_SECONDS)."""
+    assert components.keyring is not None, "re-checks need the credential keyring"
+    rechecker = Rechecker(
+        components.checks,
+        components.verifier,
+        components.keyring,
+        per_host=components.recheck_per_host,
+        check_timeout=timedelta(seconds=components.check_timeout_seconds),
+    )
+    if not rechecker.enabled:
+        return None
+    rechecker.start()
+    return rechecker
 
 
 async def create_server(
@@ -169,6 +210,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     # Before serving: the keyring must hold every key the stored credentials need.
     verify_keyring(components.keyring, components.engine, settings)
     _, port, shutdown = await create_server(settings, components)
+    rechecks = start_rechecks(components)
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}", "database": safe_url(settings)})
     if port_file is not None:
@@ -202,7 +244,10 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         },
     )
     await shutdown.run()
+    if rechecks is not None:
+        await rechecks.stop()
     await components.registries.aclose()
+    components.checks.close()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .domain.verification import Policy
 from .security.throttle import IpNetwork, parse_networks
 from .storage.database import check_database_url, sqlite_url_for
 
@@ -117,6 +118,39 @@ class Settings(BaseSettings):
         description="how late log lines below WARNING may be written (batched, as nginx's "
         "access_log buffer); 0 writes every line at once, at a system call per gRPC call",
     )
+    # Credential checks (README, "Credential checks"; domain/verification.py).
+    verification: str = Field(
+        default="refuse-rejected",
+        description="what Create and Update do with the check of the credentials against "
+        "the registry: off (no checks), record (never refuse), refuse-rejected (refuse "
+        "what the registry refused and forbidden addresses; accept an unreachable "
+        "registry), require-verified (refuse anything but VERIFIED)",
+    )
+    recheck_interval_seconds: float = Field(
+        default=6 * 3600,
+        ge=0,
+        description="how often each repository's credentials are checked again in the "
+        "background (±10% jitter; sooner, backing off, after a registry could not be "
+        "reached); 0 turns background checks off",
+    )
+    recheck_first_retry_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="after a background check that could not reach the registry, the "
+        "delay before the next, doubling with each such check in a row up to the interval",
+    )
+    recheck_per_host: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="how many background checks run at once against one registry host",
+    )
+    checks_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="how many credential checks (Create, Update, ValidateRepository) one "
+        "user may cause per minute; more answer RESOURCE_EXHAUSTED",
+    )
 
     @field_validator("address")
     @classmethod
@@ -135,6 +169,14 @@ class Settings(BaseSettings):
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("verification")
+    @classmethod
+    def _check_verification(cls, value: str) -> str:
+        choices = [policy.value for policy in Policy]
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
         return value
 
     @field_validator("log_level")

@@ -11,12 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import paging
-from .access import Action, Principal, authorize
+from .access import Action, NamespaceGrant, Principal, authorize
 from .credentials import length_violations
-from .errors import FieldViolation, InvalidArgument
-from .names import parse_name
-from .ports import Cipher, EncryptedCredentials, Repository, RepositoryStore, Signer
-from .resources import parse_registry_filter, repository_list_path
+from .errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Unavailable, quote
+from .names import RepositoryName, parse_name
+from .ports import (
+    Cipher,
+    EncryptedCredentials,
+    PullCredentials,
+    RegistryCheck,
+    Repository,
+    RepositoryStore,
+    Signer,
+)
+from .resources import parse_registry_filter, registry_uri, repository_list_path
+from .verification import Verifier
 
 
 @dataclass(frozen=True)
@@ -30,11 +39,22 @@ class Page:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True)
+class Validation:
+    """What ValidateRepository answers: the check, and the registry it checked."""
+
+    check: RegistryCheck
+    registry: str  # the registry's resource URI
+
+
 class RepositoryCatalog:
-    def __init__(self, store: RepositoryStore, cipher: Cipher, signer: Signer) -> None:
+    def __init__(
+        self, store: RepositoryStore, cipher: Cipher, signer: Signer, verifier: Verifier
+    ) -> None:
         self._store = store
         self._cipher = cipher
         self._signer = signer
+        self._verifier = verifier
 
     def get(self, principal: Principal, *, namespace: str, name: str) -> Repository:
         grant = authorize(principal, namespace, Action.READ)
@@ -61,10 +81,33 @@ class RepositoryCatalog:
         violations += length_violations(username=username, password=password)
         if violations:
             raise InvalidArgument(violations)
+        verifier = self._verifier
+        if verifier.enabled:
+            # Checking costs the caller's budget and a registry's time: not for a
+            # name that cannot be stored anyway (the insert still decides races).
+            try:
+                self._store.get(grant, parsed.full)
+            except NotFound:
+                pass
+            else:
+                raise AlreadyExists(
+                    f"repository {quote(parsed.full, 255)} is already registered in this namespace"
+                )
+            verifier.spend(str(principal.user_id))
+        check = await verifier.check(parsed.host, parsed.path, PullCredentials(username, password))
+        verification = check.verification
+        verifier.judge(parsed.host, verification)
         credentials = EncryptedCredentials(
             self._cipher.encrypt(username), self._cipher.encrypt(password), self._cipher.key_id
         )
-        return await self._store.create(grant, parsed.full, parsed.host, credentials)
+        return await self._store.create(
+            grant,
+            parsed.full,
+            parsed.host,
+            credentials,
+            verification,
+            verifier.next_check(verification),
+        )
 
     async def update(
         self,
@@ -77,8 +120,9 @@ class RepositoryCatalog:
     ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
         violations = []
+        parsed: RepositoryName | None = None
         try:
-            parse_name(name)
+            parsed = parse_name(name)
         except InvalidArgument as exc:
             violations += exc.violations
         if username is None and password is None:
@@ -90,8 +134,17 @@ class RepositoryCatalog:
         if password == "":
             violations.append(FieldViolation("password", "must not be empty when sent"))
         violations += length_violations(username=username, password=password)
-        if violations:
+        if violations or parsed is None:
             raise InvalidArgument(violations)
+        verifier = self._verifier
+        if verifier.enabled:
+            credentials = self._completed(grant, parsed, username, password)
+            verifier.spend(str(principal.user_id))
+        else:
+            credentials = PullCredentials("", "")
+        check = await verifier.check(parsed.host, parsed.path, credentials)
+        verification = check.verification
+        verifier.judge(parsed.host, verification)
         return await self._store.update_credentials(
             grant,
             name,
@@ -99,7 +152,70 @@ class RepositoryCatalog:
             password=None if password is None else self._cipher.encrypt(password),
             key_id=self._cipher.key_id,
             rewrap=self._cipher.rewrap,
+            verification=verification,
+            next_check_at=verifier.next_check(verification),
+            host=parsed.host,
         )
+
+    async def validate(
+        self,
+        principal: Principal,
+        *,
+        namespace: str,
+        name: str,
+        username: str | None,
+        password: str | None,
+    ) -> Validation:
+        """Check credentials (those sent, completed by the stored ones) without storing
+        anything. A refusal by the registry is the answer, not an error."""
+        grant = authorize(principal, namespace, Action.WRITE)
+        violations = []
+        parsed: RepositoryName | None = None
+        try:
+            parsed = parse_name(name)
+        except InvalidArgument as exc:
+            violations += exc.violations
+        if username == "":
+            violations.append(FieldViolation("username", "must not be empty when sent"))
+        if password == "":
+            violations.append(FieldViolation("password", "must not be empty when sent"))
+        violations += length_violations(username=username, password=password)
+        if violations or parsed is None:
+            raise InvalidArgument(violations)
+        credentials = self._completed(grant, parsed, username, password)
+        self._verifier.spend(str(principal.user_id))
+        check = await self._verifier.check(parsed.host, parsed.path, credentials)
+        return Validation(check, registry_uri(grant.namespace, parsed.host))
+
+    def _completed(
+        self,
+        grant: NamespaceGrant,
+        parsed: RepositoryName,
+        username: str | None,
+        password: str | None,
+    ) -> PullCredentials:
+        """The credentials to check: those sent, the stored ones for those not sent
+        (NotFound if some are needed and the repository is not registered)."""
+        if username is not None and password is not None:
+            return PullCredentials(username, password)
+        try:
+            stored = self._store.credentials(grant, parsed.full)
+        except NotFound:
+            raise NotFound(
+                f"repository {quote(parsed.full, 255)} not found: send both username and "
+                "password to check credentials for a repository that is not registered"
+            ) from None
+        if username is None:
+            username = self._cipher.reveal(stored.username)
+        if password is None:
+            password = self._cipher.reveal(stored.password)
+        if username is None or password is None:
+            raise Unavailable(
+                "this server cannot open the stored credentials yet (they are encrypted "
+                "with a newer key); retry shortly, or send both username and password",
+                reason="ENCRYPTION_KEY_NOT_LOADED",
+            )
+        return PullCredentials(username, password)
 
     async def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
         grant = authorize(principal, namespace, Action.WRITE)

@@ -35,6 +35,8 @@ class DomainError(Exception):
     retry_after_seconds: float | None = None
     # A machine-readable cause (google.rpc.ErrorInfo's reason), UPPER_SNAKE_CASE.
     reason: str | None = None
+    # Facts about the cause, for programs (google.rpc.ErrorInfo's metadata); never secret.
+    metadata: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -42,6 +44,7 @@ class DomainError(Exception):
         *,
         retry_after_seconds: float | None = None,
         reason: str | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -49,6 +52,8 @@ class DomainError(Exception):
             self.retry_after_seconds = retry_after_seconds
         if reason is not None:
             self.reason = reason
+        if metadata is not None:
+            self.metadata = metadata
 
 
 @dataclass(frozen=True)
@@ -102,13 +107,15 @@ class FailedPrecondition(DomainError):
 
 
 class ResourceExhausted(DomainError):
-    """Too many attempts (failed authentication); retrying after `retry_after_seconds`
-    may succeed."""
+    """Too many attempts (failed authentication, or registry checks); retrying after
+    `retry_after_seconds` may succeed."""
 
     reason = "AUTHENTICATION_THROTTLED"
 
-    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
-        super().__init__(message, retry_after_seconds=retry_after_seconds)
+    def __init__(
+        self, message: str, *, retry_after_seconds: int, reason: str | None = None
+    ) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds, reason=reason)
 
 
 class Unavailable(DomainError):

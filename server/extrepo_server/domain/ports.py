@@ -107,9 +107,22 @@ class RepositoryStore(Protocol):
         (filtered to one registry `host` and/or one exact `name`)."""
         ...
 
+    def credentials(self, namespace: NamespaceGrant, name: str) -> EncryptedCredentials:
+        """A repository's stored credentials, still encrypted (to check them)."""
+        ...
+
     async def create(
-        self, namespace: NamespaceGrant, name: str, host: str, credentials: EncryptedCredentials
-    ) -> Repository: ...
+        self,
+        namespace: NamespaceGrant,
+        name: str,
+        host: str,
+        credentials: EncryptedCredentials,
+        verification: Verification,
+        next_check_at: datetime | None,
+    ) -> Repository:
+        """Store a repository with the outcome of the check of its credentials, and
+        when to check them again (None: never)."""
+        ...
 
     async def update_credentials(
         self,
@@ -120,11 +133,15 @@ class RepositoryStore(Protocol):
         password: str | None,
         key_id: str,
         rewrap: Callable[[str], str | None],
+        verification: Verification,
+        next_check_at: datetime | None,
+        host: str,
     ) -> Repository:
         """Set the given encrypted fields (tokens under key `key_id`) only; a field that
         is None keeps its value. If the kept field is under another key, it is
         re-encrypted with `rewrap` in the same write, so the row stays under one key;
-        Unavailable if `rewrap` cannot open it (None)."""
+        Unavailable if `rewrap` cannot open it (None). The outcome of the check of the
+        new credentials is stored with them (and as `host`'s latest check)."""
         ...
 
     async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
@@ -143,6 +160,20 @@ class Cipher(Protocol):
     def rewrap(self, token: str) -> str | None:
         """`token`'s plaintext encrypted with the key `encrypt` uses, or None if no key
         of this cipher can open it."""
+        ...
+
+    def reveal(self, token: str) -> str | None:
+        """`token`'s plaintext (to check it against its registry), or None if no key
+        of this cipher can open it."""
+        ...
+
+
+class CheckBudget(Protocol):
+    """How many credential checks one caller may ask for (security.check_budget)."""
+
+    def take(self, caller: str) -> float | None:
+        """None if `caller` may run a check now (it is counted), else the seconds to
+        wait before one is allowed."""
         ...
 
 
@@ -244,4 +275,43 @@ class Registries(Protocol):
         out, without pulling image data. Never raises for what the registry, the
         network or the address policy does: every outcome is a VerificationState,
         within the client's total timeout."""
+        ...
+
+
+@dataclass(frozen=True)
+class DueCheck:
+    """A repository whose background re-check is due, with what checking it needs."""
+
+    repository_id: int
+    namespace_id: int
+    name: str
+    credentials: EncryptedCredentials
+    updated_at: datetime  # the credentials' version: an outcome is recorded only for it
+    next_check_at: datetime  # the due time, which claiming it moves forward
+    failures: int  # checks in a row that could not ask the registry
+
+
+class CheckQueue(Protocol):
+    """The background re-checks, shared by every replica (storage.checks)."""
+
+    def due(self, now: datetime, limit: int) -> list[DueCheck]:
+        """Up to `limit` repositories due for a check at `now`, the longest due first."""
+        ...
+
+    async def claim(self, due: DueCheck, lease_until: datetime) -> bool:
+        """Take `due` for this server until `lease_until`; False if another server
+        (or a change of the row) took it first."""
+        ...
+
+    async def record(
+        self,
+        due: DueCheck,
+        host: str,
+        verification: Verification,
+        *,
+        next_check_at: datetime | None,
+        failures: int,
+    ) -> bool:
+        """Store a check's outcome, if the repository still holds the credentials
+        that were checked; False if it was deleted or its credentials changed."""
         ...

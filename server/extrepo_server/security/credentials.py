@@ -86,6 +86,14 @@ class Keyring:
         except InvalidToken as exc:
             raise KeyringError("a stored credential cannot be decrypted with any key") from exc
 
+    def reveal(self, token: str) -> str | None:
+        """The plaintext of `token`, or None if no key of this keyring opens it: for a
+        credential check, the only reason a stored credential is ever decrypted."""
+        try:
+            return self._multi.decrypt(token.encode()).decode()
+        except InvalidToken:
+            return None
+
     def opener(self, token: str) -> str | None:
         """The id of the first key of this keyring that decrypts `token`, or None."""
         for key_id, fernet in zip(self.key_ids, self._fernets, strict=True):

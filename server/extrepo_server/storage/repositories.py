@@ -5,8 +5,10 @@ The ORM's Session costs roughly twice as much per statement as Core on this hot 
 (Get is one indexed lookup), so the SQLModel tables define the schema and Core runs
 the statements, compiled once (statements.py). Every read uses the unique
 (namespace_id, name) index. Credentials are written here but never read: the
-administration's re-encryption has its own store (reencryption.py). Every row names
-the key of its credentials (key_id), and is never left under two keys.
+administration's re-encryption has its own store (reencryption.py), and checking
+them reads them with `credentials()`. Every row names the key of its credentials
+(key_id), and is never left under two keys. Each row also holds its latest
+credential check (verification_*), written with the credentials it checked.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ from ..domain.access import NamespaceGrant
 from ..domain.errors import AlreadyExists, NamespaceGone, NotFound, Unavailable, quote
 from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
-from ..domain.ports import EncryptedCredentials, Repository
+from ..domain.ports import (
+    EncryptedCredentials,
+    Repository,
+    Verification,
+    VerificationState,
+)
 from . import models
+from .checks import registry_check_statement, registry_check_values
 from .connections import Reader, Writer
 from .errors import duplicate_key_as, missing_account_as
 from .keys import refuse_unknown_key
@@ -33,7 +41,23 @@ _account = models.Account.__table__
 _registry_count = models.RegistryCount.__table__
 
 # What a Repository record is made of, in its field order after `namespace`.
-_RECORD_COLUMNS = (_repo.c.name, _repo.c.in_use, _repo.c.created_at, _repo.c.updated_at)
+_RECORD_COLUMNS = (
+    _repo.c.name,
+    _repo.c.in_use,
+    _repo.c.created_at,
+    _repo.c.updated_at,
+    _repo.c.verification_state,
+    _repo.c.checked_at,
+    _repo.c.verification_reason,
+)
+# The columns a check's outcome is written to, with the credentials it checked.
+_VERIFICATION_COLUMNS = (
+    "verification_state",
+    "checked_at",
+    "verification_reason",
+    "next_check_at",
+    "check_failures",
+)
 _INSERTED_COLUMNS = (
     "namespace_id",
     "name",
@@ -43,7 +67,9 @@ _INSERTED_COLUMNS = (
     "in_use",
     "created_at",
     "updated_at",
+    *_VERIFICATION_COLUMNS,
 )
+_STATES = {state.value: state for state in VerificationState}
 
 
 # A one-field update of a row under an older key retries its compare-and-swap this often
@@ -64,8 +90,22 @@ _UPDATED_BY_NAME = (_repo.c.namespace_id == sa.bindparam("key_namespace_id")) & 
 
 
 def _record(namespace: str, row: tuple) -> Repository:
-    name, in_use, created_at, updated_at = row
-    return Repository(namespace, name, in_use, created_at, updated_at)
+    name, in_use, created_at, updated_at, state, checked_at, reason = row
+    # A state this version does not know (written by a newer one) reads as pending.
+    verification = Verification(_STATES.get(state, VerificationState.PENDING), checked_at, reason)
+    return Repository(namespace, name, in_use, created_at, updated_at, verification)
+
+
+def _verification_values(
+    verification: Verification, next_check_at: datetime | None
+) -> dict[str, object]:
+    return {
+        "verification_state": verification.state.value,
+        "checked_at": verification.checked_at,
+        "verification_reason": verification.reason,
+        "next_check_at": next_check_at,
+        "check_failures": 0,
+    }
 
 
 def _not_found(name: str) -> NotFound:
@@ -113,6 +153,13 @@ class RepositoryStore:
         self._reader = Reader(engine)
         self._writer = Writer(engine, threads=write_threads)
         self._get = PreparedStatement(engine, sa.select(*_RECORD_COLUMNS).where(_BY_NAME))
+        self._credentials = PreparedStatement(
+            engine,
+            sa.select(_repo.c.username_encrypted, _repo.c.password_encrypted, _repo.c.key_id).where(
+                _BY_NAME
+            ),
+        )
+        self._record_registry_check = registry_check_statement(engine)
         self._namespace_count = PreparedStatement(
             engine,
             sa.select(_account.c.repository_count).where(
@@ -173,6 +220,14 @@ class RepositoryStore:
         if row is None:
             raise _not_found(name)
         return _record(namespace.namespace, row)
+
+    def credentials(self, namespace: NamespaceGrant, name: str) -> EncryptedCredentials:
+        """The stored (encrypted) credentials of a repository, for checking them."""
+        key = {"namespace_id": namespace.account_id, "name": name}
+        row = self._reader.run(lambda cursor: self._credentials.first_on(cursor, key))
+        if row is None:
+            raise _not_found(name)
+        return EncryptedCredentials(row[0], row[1], row[2] or "")
 
     def page(
         self,
@@ -262,6 +317,8 @@ class RepositoryStore:
         name: str,
         host: str,
         credentials: EncryptedCredentials,
+        verification: Verification,
+        next_check_at: datetime | None,
     ) -> Repository:
         namespace_id = namespace.account_id
         now = datetime.now(UTC)
@@ -274,11 +331,16 @@ class RepositoryStore:
             "in_use": False,
             "created_at": now,
             "updated_at": now,
+            **_verification_values(verification, next_check_at),
         }
+        checked = verification.checked_at is not None
+        registry_values = registry_check_values(namespace_id, host, verification)
 
         def insert(cursor) -> None:
             self._insert.execute_on(cursor, values)
             self._adjust_counts(cursor, namespace_id, host, +1)
+            if checked:
+                self._record_registry_check.execute_on(cursor, registry_values)
 
         with (
             duplicate_key_as(
@@ -295,7 +357,7 @@ class RepositoryStore:
             refuse_unknown_key(self._engine, credentials.key_id),
         ):
             await self._writer.run(insert)
-        return Repository(namespace.namespace, name, False, now, now)
+        return Repository(namespace.namespace, name, False, now, now, verification)
 
     async def update_credentials(
         self,
@@ -306,8 +368,12 @@ class RepositoryStore:
         password: str | None,
         key_id: str,
         rewrap: Callable[[str], str | None],
+        verification: Verification,
+        next_check_at: datetime | None,
+        host: str,
     ) -> Repository:
-        """Set the sent credential fields only; a field not sent keeps its value.
+        """Set the sent credential fields only; a field not sent keeps its value. The
+        check of the new credentials (`verification`) is stored with them.
 
         One UPDATE touching only those columns: two concurrent updates of different
         fields both land, and of the same field the last writer wins. With one field
@@ -321,8 +387,9 @@ class RepositoryStore:
             "key_namespace_id": namespace.account_id,
             "key_name": name,
             "updated_at": datetime.now(UTC),
+            **_verification_values(verification, next_check_at),
         }
-        columns = ["updated_at"]
+        columns = ["updated_at", *_VERIFICATION_COLUMNS]
         if one_field:
             values["key_key_id"] = key_id
         else:
@@ -346,13 +413,34 @@ class RepositoryStore:
                 .values({c: sa.bindparam(c) for c in columns})
                 .returning(*_RECORD_COLUMNS),
             )
+        registry_values = registry_check_values(namespace.account_id, host, verification)
+        checked = verification.checked_at is not None
+
+        def update(cursor) -> tuple | None:
+            row = statement.first_on(cursor, values)
+            if row is not None and checked:
+                self._record_registry_check.execute_on(cursor, registry_values)
+            return row
+
         with refuse_unknown_key(self._engine, key_id):
-            row = await self._writer.run(lambda cursor: statement.first_on(cursor, values))
+            row = await self._writer.run(update)
             if row is None and one_field:
                 sent = "username_encrypted" if username is not None else "password_encrypted"
                 row = await self._update_rewrapping(
-                    namespace.account_id, name, sent, values[sent], key_id, rewrap
+                    namespace.account_id,
+                    name,
+                    sent,
+                    values[sent],
+                    key_id,
+                    rewrap,
+                    {c: values[c] for c in _VERIFICATION_COLUMNS},
                 )
+                if row is not None and checked:
+                    await self._writer.run(
+                        lambda cursor: self._record_registry_check.execute_on(
+                            cursor, registry_values
+                        )
+                    )
         if row is None:
             raise _not_found(name)
         return _record(namespace.namespace, row)
@@ -365,6 +453,7 @@ class RepositoryStore:
         token: object,
         key_id: str,
         rewrap: Callable[[str], str | None],
+        verification_values: dict[str, object],
     ) -> tuple | None:
         """A one-field update of a row that is not under the new token's key (or is
         gone): read the kept field and its key, re-encrypt it under the new key, and
@@ -401,6 +490,7 @@ class RepositoryStore:
                     kept: new_kept,
                     "old_key_id": old_key_id,
                     "old_kept": old_kept,
+                    **verification_values,
                 },
             )
             return False if swapped is None else swapped  # False: changed meanwhile
@@ -428,7 +518,12 @@ class RepositoryStore:
                 _repo.c.key_id.is_not_distinct_from(sa.bindparam("old_key_id")),
                 _repo.c[kept] == sa.bindparam("old_kept"),
             )
-            .values({c: sa.bindparam(c) for c in ("updated_at", "key_id", sent, kept)})
+            .values(
+                {
+                    c: sa.bindparam(c)
+                    for c in ("updated_at", "key_id", sent, kept, *_VERIFICATION_COLUMNS)
+                }
+            )
             .returning(*_RECORD_COLUMNS),
         )
         self._rewrapping[sent] = (read, swap)

@@ -12,8 +12,8 @@ from datetime import datetime
 from extrepo.v1 import repository_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from ..domain.catalog import Page
-from ..domain.ports import Repository, Verification, VerificationState
+from ..domain.catalog import Page, Validation
+from ..domain.ports import AuthScheme, Repository, Verification, VerificationState
 
 
 def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
@@ -59,4 +59,24 @@ def list_response(page: Page) -> pb.ListResponse:
     add = response.objects.add
     for repository in page.objects:
         fill_repository(add(), repository)
+    return response
+
+
+_AUTH_SCHEME = {
+    None: pb.ValidateRepositoryResponse.AUTH_SCHEME_UNSPECIFIED,
+    **{
+        scheme: pb.ValidateRepositoryResponse.AuthScheme.Value(scheme.name) for scheme in AuthScheme
+    },
+}
+
+
+def validate_response(validation: Validation) -> pb.ValidateRepositoryResponse:
+    check = validation.check
+    response = pb.ValidateRepositoryResponse(
+        auth_scheme=_AUTH_SCHEME[check.auth_scheme],
+        token_realm_host=check.token_realm_host,
+        api_version=check.api_version,
+        registry=validation.registry,
+    )
+    fill_verification(response.verification, check.verification)
     return response

@@ -67,3 +67,15 @@ class RepositoryServicer(pb_grpc.RepositoryServiceServicer):
         response = pb.CreateResponse()
         convert.fill_repository(response.repository, repository)
         return response
+
+    async def ValidateRepository(
+        self, request: pb.ValidateRepositoryRequest, context
+    ) -> pb.ValidateRepositoryResponse:
+        validation = await self._catalog.validate(
+            current_principal.get(),
+            namespace=request.namespace,
+            name=request.name,
+            username=request.username if request.HasField("username") else None,
+            password=request.password if request.HasField("password") else None,
+        )
+        return convert.validate_response(validation)

@@ -49,7 +49,13 @@ def rich_status(
     reason = reason or getattr(error, "reason", None)
     if reason is not None:
         detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+        detail.Pack(
+            error_details_pb2.ErrorInfo(
+                reason=reason,
+                domain=ERROR_DOMAIN,
+                metadata=getattr(error, "metadata", None) or {},
+            )
+        )
         status.details.append(detail)
     retry_after = getattr(error, "retry_after_seconds", None)
     if retry_after is not None:
