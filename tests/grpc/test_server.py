@@ -37,7 +37,14 @@ def test_reflection_describes_the_service(grpc_channel):
     assert SERVICE in database.get_services()
     pool = descriptor_pool.DescriptorPool(database)
     service = pool.FindServiceByName(SERVICE)
-    assert [m.name for m in service.methods] == ["Get", "Update", "Delete", "List", "Create"]
+    assert [m.name for m in service.methods] == [
+        "Get",
+        "Update",
+        "Delete",
+        "List",
+        "Create",
+        "ValidateRepository",
+    ]
     create = pool.FindMessageTypeByName("extrepo.v1.CreateRequest")
     assert {f.name for f in create.fields} == {"namespace", "name", "username", "password"}
 

@@ -117,8 +117,8 @@ class RepositoryStore(Protocol):
         name: str,
         host: str,
         credentials: EncryptedCredentials,
-        verification: Verification,
-        next_check_at: datetime | None,
+        verification: Verification = PENDING,
+        next_check_at: datetime | None = None,
     ) -> Repository:
         """Store a repository with the outcome of the check of its credentials, and
         when to check them again (None: never)."""
@@ -133,9 +133,9 @@ class RepositoryStore(Protocol):
         password: str | None,
         key_id: str,
         rewrap: Callable[[str], str | None],
-        verification: Verification,
-        next_check_at: datetime | None,
-        host: str,
+        verification: Verification = PENDING,
+        next_check_at: datetime | None = None,
+        host: str | None = None,
     ) -> Repository:
         """Set the given encrypted fields (tokens under key `key_id`) only; a field that
         is None keeps its value. If the kept field is under another key, it is

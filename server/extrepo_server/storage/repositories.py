@@ -24,6 +24,7 @@ from ..domain.errors import AlreadyExists, NamespaceGone, NotFound, Unavailable,
 from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
 from ..domain.ports import (
+    PENDING,
     EncryptedCredentials,
     Repository,
     Verification,
@@ -317,8 +318,8 @@ class RepositoryStore:
         name: str,
         host: str,
         credentials: EncryptedCredentials,
-        verification: Verification,
-        next_check_at: datetime | None,
+        verification: Verification = PENDING,
+        next_check_at: datetime | None = None,
     ) -> Repository:
         namespace_id = namespace.account_id
         now = datetime.now(UTC)
@@ -368,9 +369,9 @@ class RepositoryStore:
         password: str | None,
         key_id: str,
         rewrap: Callable[[str], str | None],
-        verification: Verification,
-        next_check_at: datetime | None,
-        host: str,
+        verification: Verification = PENDING,
+        next_check_at: datetime | None = None,
+        host: str | None = None,
     ) -> Repository:
         """Set the sent credential fields only; a field not sent keeps its value. The
         check of the new credentials (`verification`) is stored with them.
@@ -413,8 +414,8 @@ class RepositoryStore:
                 .values({c: sa.bindparam(c) for c in columns})
                 .returning(*_RECORD_COLUMNS),
             )
-        registry_values = registry_check_values(namespace.account_id, host, verification)
-        checked = verification.checked_at is not None
+        registry_values = registry_check_values(namespace.account_id, host or "", verification)
+        checked = verification.checked_at is not None and host is not None
 
         def update(cursor) -> tuple | None:
             row = statement.first_on(cursor, values)
