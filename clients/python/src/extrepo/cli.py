@@ -6,6 +6,7 @@
     extrepo repository inspect NAME...
     extrepo repository update [-u|-n USER] [-p PASS | --password-stdin] NAME...
     extrepo repository rm NAME...
+    extrepo repository validate [-u USER] [-p PASS | --password-stdin] NAME...
 
 Commands that take several names try each one, print each name done on stdout and each
 failure on stderr, and exit 1 at the end if any failed. Exit 2: the command line or
@@ -537,6 +538,53 @@ def update(
     if as_json:
         print_json(results)
     sys.exit(EXIT_FAILED if failed else 0)
+
+
+@repository.command()
+@click.argument("names", metavar="NAME...", nargs=-1, required=True, shell_complete=complete_names)
+@click.option("-u", "-n", "--username", help="Username to try (default: the stored one).")
+@credentials_options
+@leaf_options
+@pass_state
+def validate(
+    state: State,
+    names: tuple[str, ...],
+    username: str | None,
+    password: str | None,
+    password_stdin: bool,
+    namespace: str | None,
+    output: str | None,
+) -> None:
+    """Check credentials against the registry, storing nothing: the ones given, the
+    stored ones for what is not given. Prints each name and the outcome; exits 1 if
+    any is not VERIFIED.
+
+    \b
+    Examples:
+      extrepo repository validate registry.local/user1/image1
+      echo "$PASS" | extrepo repository validate -u puller --password-stdin localhost:5000/app
+    """
+    password = stdin_password(password, password_stdin, needs_username=False)
+    client = state.client(namespace)
+    as_json = state.output(output) == "json"
+    unverified: list[str] = []
+
+    def check(name: str) -> dict[str, Any]:
+        answer = client.validate(name, username=username, password=password)
+        verification = answer.verification
+        state_name = pb.Verification.State.Name(verification.state)
+        if state_name != "VERIFIED":
+            unverified.append(name)
+        if not as_json:
+            click.echo(f"{name}\t{state_name}\t{verification.reason}")
+        return json_format.MessageToDict(
+            answer, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+
+    results, failed = for_each(names, client.settings, check)
+    if as_json:
+        print_json(results)
+    sys.exit(EXIT_FAILED if failed or unverified else 0)
 
 
 @repository.command()

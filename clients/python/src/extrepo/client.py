@@ -140,6 +140,28 @@ class Client:
         response: pb.UpdateResponse = self._call(self._stub.Update, request)
         return response.repository
 
+    def validate(
+        self,
+        name: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        namespace: str | None = None,
+    ) -> pb.ValidateRepositoryResponse:
+        """Check credentials against the repository's registry without storing them:
+        the ones given, completed by the stored ones (both omitted: the stored
+        credentials of a registered repository). A registry's refusal is the answer
+        (`verification.state`), not an error."""
+        request = pb.ValidateRepositoryRequest(namespace=self._namespace(namespace), name=name)
+        if username is not None:
+            request.username = username
+        if password is not None:
+            request.password = password
+        response: pb.ValidateRepositoryResponse = self._call(
+            self._stub.ValidateRepository, request
+        )
+        return response
+
     def delete(self, name: str, namespace: str | None = None) -> None:
         self._call(
             self._stub.Delete, pb.DeleteRequest(namespace=self._namespace(namespace), name=name)
