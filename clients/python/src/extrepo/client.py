@@ -157,9 +157,7 @@ class Client:
             request.username = username
         if password is not None:
             request.password = password
-        response: pb.ValidateRepositoryResponse = self._call(
-            self._stub.ValidateRepository, request
-        )
+        response: pb.ValidateRepositoryResponse = self._call(self._stub.ValidateRepository, request)
         return response
 
     def delete(self, name: str, namespace: str | None = None) -> None:
