@@ -35,6 +35,7 @@ from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
 from .domain.rechecks import Rechecker
 from .domain.verification import Policy, Schedule, Verifier
+from .registry.addresses import AddressPolicy
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
 from .security.check_budget import CheckBudget
@@ -122,6 +123,8 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
     registries = RegistryClient(
         timeout_seconds=settings.registry_timeout_seconds,
         plain_http_hosts=settings.registry_plain_http_host_set,
+        policy=AddressPolicy(settings.registry_allow),
+        ca_file=None if settings.registry_ca_file is None else str(settings.registry_ca_file),
     )
     return Components(
         engine=engine,

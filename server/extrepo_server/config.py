@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.verification import Policy
+from .registry.addresses import AddressPolicy
 from .security.throttle import IpNetwork, parse_networks
 from .storage.database import check_database_url, sqlite_url_for
 
@@ -111,6 +112,17 @@ class Settings(BaseSettings):
         description="comma-separated registry hosts (host[:port]) reached over plain HTTP "
         "instead of HTTPS, as Docker's insecure-registries; only for trusted networks",
     )
+    registry_allow: str = Field(
+        default="",
+        description="comma-separated CIDR networks, addresses and host[:port] names that "
+        "credential checks may reach although they are loopback, private or link-local "
+        "(on-premise registries); everything else must be globally routable",
+    )
+    registry_ca_file: Path | None = Field(
+        default=None,
+        description="a PEM file of CA certificates trusted for registries, in addition "
+        "to the system's",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_flush_seconds: float = Field(
         default=0.2,
@@ -169,6 +181,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("registry_allow")
+    @classmethod
+    def _check_registry_allow(cls, value: str) -> str:
+        AddressPolicy(value)
+        return value
+
+    @field_validator("registry_ca_file")
+    @classmethod
+    def _check_registry_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{str(value)[:200]} is not a readable file")
         return value
 
     @field_validator("verification")

@@ -13,7 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from extrepo_server.domain.ports import RegistryPingOutcome
 from extrepo_server.registry.challenge import parse_challenge
+from extrepo_server.registry.addresses import AddressPolicy
 from extrepo_server.registry.client import RegistryClient
+
+# The test servers listen on loopback, which checks refuse unless allowed.
+LOOPBACK_ALLOWED = AddressPolicy("127.0.0.0/8")
 
 BEARER = 'Bearer realm="http://127.0.0.1:1/token",service="registry.test",scope="x"'
 
@@ -56,7 +60,9 @@ def registry() -> Iterator:
 def _ping(host: str, *, plain_http: bool = True, timeout: float = 5):
     async def go():
         client = RegistryClient(
-            timeout_seconds=timeout, plain_http_hosts=frozenset({host} if plain_http else ())
+            timeout_seconds=timeout,
+            plain_http_hosts=frozenset({host} if plain_http else ()),
+            policy=LOOPBACK_ALLOWED,
         )
         try:
             return await client.ping(host)
@@ -127,7 +133,9 @@ def test_a_slow_registry_times_out_without_blocking_the_loop(registry):
                 ticks += 1
 
         ticker = asyncio.create_task(tick())
-        client = RegistryClient(timeout_seconds=0.5, plain_http_hosts=frozenset({host}))
+        client = RegistryClient(
+            timeout_seconds=0.5, plain_http_hosts=frozenset({host}), policy=LOOPBACK_ALLOWED
+        )
         started = time.monotonic()
         ping = await client.ping(host)
         elapsed = time.monotonic() - started
@@ -136,7 +144,7 @@ def test_a_slow_registry_times_out_without_blocking_the_loop(registry):
         return ping, elapsed, ticks
 
     ping, elapsed, ticks = asyncio.run(go())
-    assert ping.outcome is RegistryPingOutcome.UNREACHABLE and "0.5s" in ping.reason
+    assert ping.outcome is RegistryPingOutcome.UNREACHABLE and "0.5 s" in ping.reason
     assert elapsed < 2.5, "the total timeout bounds the check, not the server's delay"
     # ~50 ticks of 10 ms fit in the 0.5 s wait; a blocked loop would run none.
     assert ticks >= 10
