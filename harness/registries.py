@@ -68,6 +68,8 @@ def free_port() -> int:
 class TestCA:
     """A throwaway CA, its PEM file, and server certificates for loopback names."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.ca = trustme.CA()
@@ -234,6 +236,8 @@ class TestRegistry:
     `auth` is "basic" (htpasswd) or "token" (with a TokenIssuer). `users` maps user
     names to passwords (for "token": to TokenUser). `host` is `127.0.0.1:PORT`.
     """
+
+    __test__ = False
 
     def __init__(self, directory: Path, ca: TestCA, auth: str) -> None:
         self.directory = directory

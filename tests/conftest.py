@@ -24,6 +24,9 @@ from harness.live_server import LiveServer
 from harness.postgres import PostgresCluster
 from tests.support.api import Api, GrpcApi, basic_authorization
 
+# Real registries for the credential checks' tests.
+pytest_plugins = ["tests.support.registries"]
+
 TRANSPORTS = ["grpc", "rest"]
 ALL_DATABASES = ("sqlite", "postgresql")
 DATABASES = [

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from extrepo_server.domain.errors import FailedPrecondition
 from extrepo_server.domain.ports import Verification, VerificationState
 from extrepo_server.domain.verification import (

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from extrepo_server.domain.ports import RegistryPingOutcome
-from extrepo_server.registry.challenge import parse_challenge
 from extrepo_server.registry.addresses import AddressPolicy
+from extrepo_server.registry.challenge import parse_challenge
 from extrepo_server.registry.client import RegistryClient
 
 # The test servers listen on loopback, which checks refuse unless allowed.
