@@ -20,12 +20,19 @@ from google.rpc import error_details_pb2, status_pb2
 
 class ApiError(Exception):
     def __init__(
-        self, code: grpc.StatusCode, message: str, field_violations: list[tuple[str, str]]
+        self,
+        code: grpc.StatusCode,
+        message: str,
+        field_violations: list[tuple[str, str]],
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
     ) -> None:
         super().__init__(f"{code.name}: {message}")
         self.code = code
         self.message = message
         self.field_violations = field_violations
+        self.reason = reason  # google.rpc.ErrorInfo's, if the error carried one
+        self.metadata = metadata or {}
 
     @property
     def fields(self) -> set[str]:
@@ -55,6 +62,13 @@ class Api(Protocol):
         cursor: str = "",
     ) -> dict: ...
     def follow(self, path: str) -> dict: ...
+    def validate(
+        self,
+        name: str,
+        namespace: str = "",
+        username: str | None = None,
+        password: str | None = None,
+    ) -> dict: ...
 
 
 def basic_authorization(username: str, api_key: str) -> str:
@@ -74,6 +88,7 @@ def _as_dict(message) -> dict[str, Any]:
 
 def _error(exc: grpc.RpcError) -> ApiError:
     violations: list[tuple[str, str]] = []
+    reason, metadata = "", {}
     for key, value in exc.trailing_metadata() or ():
         if key == "grpc-status-details-bin":
             status = status_pb2.Status.FromString(value)
@@ -82,7 +97,11 @@ def _error(exc: grpc.RpcError) -> ApiError:
                     bad_request = error_details_pb2.BadRequest()
                     detail.Unpack(bad_request)
                     violations += [(v.field, v.description) for v in bad_request.field_violations]
-    return ApiError(exc.code(), exc.details() or "", violations)
+                elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+                    info = error_details_pb2.ErrorInfo()
+                    detail.Unpack(info)
+                    reason, metadata = info.reason, dict(info.metadata)
+    return ApiError(exc.code(), exc.details() or "", violations, reason, metadata)
 
 
 class GrpcApi:
@@ -141,6 +160,14 @@ class GrpcApi:
             },
             "objects": [_as_dict(o) for o in reply.objects],
         }
+
+    def validate(self, name, namespace="", username=None, password=None) -> dict:
+        request = pb.ValidateRepositoryRequest(namespace=namespace, name=name)
+        if username is not None:
+            request.username = username
+        if password is not None:
+            request.password = password
+        return _as_dict(self._call("ValidateRepository", request))
 
     def follow(self, path: str) -> dict:
         """Follow a meta.next/previous path: its namespace and query become a ListRequest."""

@@ -38,6 +38,7 @@ HTTP_TO_GRPC = {
 }
 
 BAD_REQUEST_TYPE = "type.googleapis.com/google.rpc.BadRequest"
+ERROR_INFO_TYPE = "type.googleapis.com/google.rpc.ErrorInfo"
 
 
 def collection_path(namespace: str = "") -> str:
@@ -59,13 +60,25 @@ def error_from(response: httpx.Response) -> ApiError:
     except ValueError:
         return ApiError(code, response.text, [])
     violations: list[tuple[str, str]] = []
+    reason, metadata = "", {}
     for detail in body.get("details") or []:
         if detail.get("@type") == BAD_REQUEST_TYPE:
             violations += [
                 (v.get("field", ""), v.get("description", ""))
                 for v in detail.get("field_violations") or []
             ]
-    return ApiError(code, body.get("message") or body.get("error", ""), violations)
+        elif detail.get("@type") == ERROR_INFO_TYPE:
+            reason, metadata = detail.get("reason", ""), detail.get("metadata") or {}
+    # 400 stands for more than one code (INVALID_ARGUMENT, FAILED_PRECONDITION, ...):
+    # the body's gRPC code tells which.
+    if (
+        response.status_code == 400
+        and body.get("code") == grpc.StatusCode.FAILED_PRECONDITION.value[0]
+    ):
+        code = grpc.StatusCode.FAILED_PRECONDITION
+    return ApiError(
+        code, body.get("message") or body.get("error", ""), violations, reason, metadata
+    )
 
 
 class RestApi:
@@ -101,6 +114,15 @@ class RestApi:
         if password is not None:
             body["password"] = password
         return self.request("PATCH", repository_path(name, namespace), json=body).json()
+
+    def validate(self, name, namespace="", username=None, password=None) -> dict:
+        body = {}
+        if username is not None:
+            body["username"] = username
+        if password is not None:
+            body["password"] = password
+        path = repository_path(name, namespace).removesuffix("/") + ":validate/"
+        return self.request("POST", path, json=body).json()
 
     def delete(self, name: str, namespace: str = "") -> None:
         response = self.request("DELETE", repository_path(name, namespace), expect=204)
