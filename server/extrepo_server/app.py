@@ -25,6 +25,8 @@ from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
+from extrepo.v1 import registry_service_pb2 as registry_pb
+from extrepo.v1 import registry_service_pb2_grpc as registry_pb_grpc
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -34,6 +36,7 @@ from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
 from .domain.rechecks import Rechecker
+from .domain.registries import RegistryCatalog
 from .domain.verification import Policy, Schedule, Verifier
 from .registry.addresses import AddressPolicy
 from .registry.client import RegistryClient
@@ -46,8 +49,10 @@ from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.checks import CheckStore
 from .storage.database import create_engine
+from .storage.registries import RegistryStore
 from .storage.repositories import RepositoryStore
 from .transport.interceptor import CallInterceptor
+from .transport.registry_servicer import RegistryServicer
 from .transport.servicer import RepositoryServicer
 from .transport.shutdown import GracefulShutdown, HealthServicer, ShutdownGate
 
@@ -68,6 +73,8 @@ class Components:
     registries: RegistryClient
     verifier: Verifier  # credential checks, with the configured policy
     checks: CheckStore  # the background re-checks' queue
+    registry_store: RegistryStore  # the registries of namespaces (read-only)
+    plain_http_hosts: frozenset[str]
     check_timeout_seconds: float
     recheck_per_host: int
 
@@ -90,11 +97,18 @@ def api_services(components: Components) -> list[Service]:
     catalog = RepositoryCatalog(
         components.repositories, components.keyring, signer, components.verifier
     )
+    registries = RegistryCatalog(components.registry_store, signer, components.plain_http_hosts)
     return [
         Service(
             pb.DESCRIPTOR.services_by_name["RepositoryService"].full_name,
             lambda server: pb_grpc.add_RepositoryServiceServicer_to_server(
                 RepositoryServicer(catalog), server
+            ),
+        ),
+        Service(
+            registry_pb.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+            lambda server: registry_pb_grpc.add_RegistryServiceServicer_to_server(
+                RegistryServicer(registries), server
             ),
         ),
     ]
@@ -142,6 +156,8 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
             CheckBudget(settings.checks_per_minute),
         ),
         checks=CheckStore(engine),
+        registry_store=RegistryStore(engine),
+        plain_http_hosts=settings.registry_plain_http_host_set,
         check_timeout_seconds=settings.registry_timeout_seconds,
         recheck_per_host=settings.recheck_per_host,
     )
@@ -251,6 +267,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         await rechecks.stop()
     await components.registries.aclose()
     components.checks.close()
+    components.registry_store.close()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
+from extrepo.v1 import registry_service_pb2 as registry_pb
+from extrepo.v1 import registry_service_pb2_grpc as registry_pb_grpc
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from google.protobuf import json_format
@@ -69,6 +71,11 @@ class Api(Protocol):
         username: str | None = None,
         password: str | None = None,
     ) -> dict: ...
+    def registry(self, host: str, namespace: str = "") -> dict: ...
+    def registries(
+        self, namespace: str = "", limit: int = 0, offset: int = 0, cursor: str = ""
+    ) -> dict: ...
+    def follow_registries(self, path: str) -> dict: ...
 
 
 def basic_authorization(username: str, api_key: str) -> str:
@@ -104,6 +111,21 @@ def _error(exc: grpc.RpcError) -> ApiError:
     return ApiError(exc.code(), exc.details() or "", violations, reason, metadata)
 
 
+def _envelope(reply) -> dict[str, Any]:
+    """A list answer as the REST envelope: `next`/`previous` None at the ends."""
+    meta = reply.meta
+    return {
+        "meta": {
+            "limit": meta.limit,
+            "offset": meta.offset,
+            "total_count": meta.total_count,
+            "next": meta.next.value if meta.HasField("next") else None,
+            "previous": meta.previous.value if meta.HasField("previous") else None,
+        },
+        "objects": [_as_dict(o) for o in reply.objects],
+    }
+
+
 class GrpcApi:
     """The API over gRPC, through the generated Python stubs."""
 
@@ -111,13 +133,37 @@ class GrpcApi:
 
     def __init__(self, channel: grpc.Channel, authorization: str | None) -> None:
         self._stub = pb_grpc.RepositoryServiceStub(channel)
+        self._registries = registry_pb_grpc.RegistryServiceStub(channel)
         self._metadata = (("authorization", authorization),) if authorization else ()
 
-    def _call(self, method: str, request):
+    def _call(self, method: str, request, stub=None):
         try:
-            return getattr(self._stub, method)(request, metadata=self._metadata, timeout=30)
+            return getattr(stub or self._stub, method)(request, metadata=self._metadata, timeout=30)
         except grpc.RpcError as exc:
             raise _error(exc) from None
+
+    def registry(self, host: str, namespace: str = "") -> dict:
+        request = registry_pb.GetRegistryRequest(namespace=namespace, host=host)
+        return _as_dict(self._call("GetRegistry", request, self._registries).registry)
+
+    def registries(self, namespace="", limit=0, offset=0, cursor="") -> dict:
+        request = registry_pb.ListRegistriesRequest(
+            namespace=namespace, limit=limit, offset=offset, cursor=cursor
+        )
+        return _envelope(self._call("ListRegistries", request, self._registries))
+
+    def follow_registries(self, path: str) -> dict:
+        parts = urlsplit(path)
+        segments = parts.path.strip("/").split("/")
+        assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == "registry", path
+        namespace = segments[3] if len(segments) == 5 else ""
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        return self.registries(
+            namespace=namespace,
+            limit=int(query.get("limit", 0)),
+            offset=int(query.get("offset", 0)),
+            cursor=query.get("cursor", ""),
+        )
 
     def create(self, name: str, username: str, password: str, namespace: str = "") -> dict:
         request = pb.CreateRequest(
@@ -148,18 +194,7 @@ class GrpcApi:
             offset=offset,
             cursor=cursor,
         )
-        reply = self._call("List", request)
-        meta = reply.meta
-        return {
-            "meta": {
-                "limit": meta.limit,
-                "offset": meta.offset,
-                "total_count": meta.total_count,
-                "next": meta.next.value if meta.HasField("next") else None,
-                "previous": meta.previous.value if meta.HasField("previous") else None,
-            },
-            "objects": [_as_dict(o) for o in reply.objects],
-        }
+        return _envelope(self._call("List", request))
 
     def validate(self, name, namespace="", username=None, password=None) -> dict:
         request = pb.ValidateRepositoryRequest(namespace=namespace, name=name)

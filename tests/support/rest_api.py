@@ -147,6 +147,23 @@ class RestApi:
         assert path.startswith("/api/"), path
         return self.request("GET", path).json()
 
+    follow_registries = follow
+
+    def registry(self, host: str, namespace: str = "") -> dict:
+        ns = f"/{quote(namespace, safe='')}" if namespace else ""
+        return self.request("GET", f"{API_PREFIX}{ns}/registry/{quote(host, safe=':')}/").json()
+
+    def registries(self, namespace="", limit=0, offset=0, cursor="") -> dict:
+        params: dict[str, str | int] = {}
+        if limit:
+            params["limit"] = limit
+        if offset:
+            params["offset"] = offset
+        if cursor:
+            params["cursor"] = cursor
+        ns = f"/{quote(namespace, safe='')}" if namespace else ""
+        return self.request("GET", f"{API_PREFIX}{ns}/registry/", params=params).json()
+
 
 def make_client(base_url: str, authorization: str | None = None) -> httpx.Client:
     headers = {"Accept": "application/json"}

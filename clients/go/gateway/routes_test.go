@@ -30,13 +30,16 @@ func TestRoutesComeFromTheProto(t *testing.T) {
 		"DELETE /api/repo/v1/{namespace}/repository/{name=**}" + svc + "Delete",
 		"GET /api/repo/v1/repository" + svc + "List",
 		"POST /api/repo/v1/{namespace}/repository" + svc + "Create",
+		"POST /api/repo/v1/repository/{name=**}:validate" + svc + "ValidateRepository",
+		"GET /api/repo/v1/{namespace}/registry/{host} extrepo.v1.RegistryService.GetRegistry",
+		"GET /api/repo/v1/registry extrepo.v1.RegistryService.ListRegistries",
 	} {
 		if !got[want] {
 			t.Errorf("no route %q in %v", want, got)
 		}
 	}
-	if len(got) != 10 {
-		t.Errorf("%d routes, want 10 (5 RPCs, 2 bindings each): %v", len(got), got)
+	if len(got) != 16 {
+		t.Errorf("%d routes, want 16 (8 RPCs, 2 bindings each): %v", len(got), got)
 	}
 }
 
@@ -54,13 +57,16 @@ func TestAllowedFromTheTable(t *testing.T) {
 		// matches as the ServeMux does (Get then refuses the empty name).
 		"/api/repo/v1/repository/": "DELETE, GET, PATCH",
 		// The one overlap of the two bindings: namespace `repository`.
-		"/api/repo/v1/repository/repository": "DELETE, GET, PATCH, POST",
-		"/api/repo/v1/org/registry":          "",
-		"/api/repo/v1":                       "",
-		"/api/repo/v1/org/repository/x/y/z":  "DELETE, GET, PATCH",
-		"/api/repo/v2/repository":            "",
-		"/other":                             "",
-		"/":                                  "",
+		"/api/repo/v1/repository/repository":      "DELETE, GET, PATCH, POST",
+		"/api/repo/v1/org/registry":               "GET",
+		"/api/repo/v1/registry/localhost:5000":    "GET",
+		"/api/repo/v1/org/registry/reg.io":        "GET",
+		"/api/repo/v1/repository/a.io/b:validate": "DELETE, GET, PATCH, POST",
+		"/api/repo/v1":                            "",
+		"/api/repo/v1/org/repository/x/y/z":       "DELETE, GET, PATCH",
+		"/api/repo/v2/repository":                 "",
+		"/other":                                  "",
+		"/":                                       "",
 	} {
 		if got := strings.Join(routes.Allowed(path), ", "); got != want {
 			t.Errorf("Allowed(%q) = %q, want %q", path, got, want)
@@ -71,7 +77,9 @@ func TestAllowedFromTheTable(t *testing.T) {
 // The 404 help lists the table's paths as the original API spells them.
 func TestPathsFromTheTable(t *testing.T) {
 	got := joinList(apiRoutes(t).Paths())
-	const want = "/api/repo/v1/[namespace/]repository/ and /api/repo/v1/[namespace/]repository/<name>/"
+	const want = "/api/repo/v1/[namespace/]registry/, /api/repo/v1/[namespace/]registry/<host>/, " +
+		"/api/repo/v1/[namespace/]repository/, /api/repo/v1/[namespace/]repository/<name>/ and " +
+		"/api/repo/v1/[namespace/]repository/<name>:validate/"
 	if got != want {
 		t.Errorf("paths %q, want %q", got, want)
 	}

@@ -30,6 +30,7 @@ type service struct {
 // decides the same way; see proto/extrepo/v1/repository_service.proto).
 var services = []service{
 	{&extrepov1.RepositoryService_ServiceDesc, extrepov1gw.RegisterRepositoryServiceHandler},
+	{&extrepov1.RegistryService_ServiceDesc, extrepov1gw.RegisterRegistryServiceHandler},
 }
 
 // serviceNames lists the full names of the served services, for RoutesOf.

@@ -315,3 +315,23 @@ class CheckQueue(Protocol):
         """Store a check's outcome, if the repository still holds the credentials
         that were checked; False if it was deleted or its credentials changed."""
         ...
+
+
+class RegistryRecord(NamedTuple):
+    """A registry host as one namespace uses it: how many of its repositories live
+    there, and the latest check made against it for any of them."""
+
+    namespace: str
+    host: str
+    repository_count: int
+    last_verification: Verification
+
+
+class RegistryStore(Protocol):
+    """The registries of namespaces, read-only (storage.registries). Errors: NotFound."""
+
+    def get(self, namespace: NamespaceGrant, host: str) -> RegistryRecord: ...
+
+    def page(self, namespace: NamespaceGrant, window: Window) -> tuple[list[RegistryRecord], int]:
+        """A page in host order, and how many registries the namespace uses."""
+        ...
