@@ -122,8 +122,13 @@ def test_only_health_and_reflection_are_open(served):
     _, channel, _ = served
     assert {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} == OPEN_SERVICES
     health = health_pb2_grpc.HealthStub(channel)
-    for name in ("", THROWAWAY, "extrepo.v1.RepositoryService"):
+    for name in ("", THROWAWAY, "extrepo.v1.RepositoryService", "extrepo.v1.RegistryService"):
         reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
     listed = set(ProtoReflectionDescriptorDatabase(channel).get_services())
-    assert listed == {THROWAWAY, "extrepo.v1.RepositoryService", *OPEN_SERVICES}
+    assert listed == {
+        THROWAWAY,
+        "extrepo.v1.RepositoryService",
+        "extrepo.v1.RegistryService",
+        *OPEN_SERVICES,
+    }

@@ -15,6 +15,7 @@ import time
 import pytest
 
 SVC = "/extrepo.v1.RepositoryService/"
+REGISTRIES = "/extrepo.v1.RegistryService/"
 REPO = "reg.io/team/app"
 BODY = {"name": "new.io/x/y", "username": "u", "password": "p"}
 
@@ -49,7 +50,17 @@ ROUTES = [
     ("PUT", f"/api/repo/v1/repository/{REPO}/", None, 405),
     ("GET", "/api/repo/v1/", None, 404),
     ("GET", "/api/repo/v1/{ns}/", None, 404),
-    ("GET", "/api/repo/v1/{ns}/registry/reg.io/", None, 404),
+    # The Registry resource (a full method name: another service).
+    ("GET", "/api/repo/v1/{ns}/registry/reg.io/", REGISTRIES + "GetRegistry", 200),
+    ("GET", "/api/repo/v1/registry/reg.io", REGISTRIES + "GetRegistry", 200),
+    ("GET", "/api/repo/v1/registry/localhost:5000/", REGISTRIES + "GetRegistry", 404),
+    ("GET", "/api/repo/v1/registry/", REGISTRIES + "ListRegistries", 200),
+    ("GET", "/api/repo/v1/{ns}/registry", REGISTRIES + "ListRegistries", 200),
+    ("POST", "/api/repo/v1/{ns}/registry/", None, 405),
+    # A custom action after the name; a name with a port still reaches it whole.
+    ("POST", f"/api/repo/v1/repository/{REPO}:validate/", "ValidateRepository", 200),
+    ("POST", f"/api/repo/v1/{{ns}}/repository/{REPO}:validate", "ValidateRepository", 200),
+    ("POST", "/api/repo/v1/repository/localhost:5000/a:validate/", "ValidateRepository", 200),
     ("GET", "/api/repo/v2/repository/", None, 404),
 ]
 
@@ -97,4 +108,5 @@ def test_route(http_as, new_user, server, method, path, rpc, status):
         assert http.get("/api/repo/v1/repository/").status_code == 200
         assert wait_calls(server, user.name, before + 1)[before:] == [SVC + "List"]
     else:
-        assert wait_calls(server, user.name, before + 1)[before:] == [SVC + rpc]
+        method_name = rpc if rpc.startswith("/") else SVC + rpc
+        assert wait_calls(server, user.name, before + 1)[before:] == [method_name]

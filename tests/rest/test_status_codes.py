@@ -102,7 +102,7 @@ def test_404_for_an_unknown_repository(http):
 
 
 def test_404_for_a_path_outside_the_api(http):
-    r = http.get("/api/repo/v1/registry/")
+    r = http.get("/api/repo/v1/action/")
     assert r.status_code == 404
     body = assert_error_body(r, 5)
     assert "/api/repo/v1/" in body["error"]
