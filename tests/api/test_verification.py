@@ -287,3 +287,19 @@ def test_a_users_checks_are_budgeted(strict, transport, basic_registry):
     assert other.validate(name, username="u", password="p")["verification"]["state"] == (
         "ADDRESS_FORBIDDEN"
     )
+
+
+def test_repositories_stored_while_checks_were_off_are_checked_once_they_are_on(
+    tmp_path, checking_env, basic_registry
+):
+    from tests.support.api import grpc_api
+
+    name = f"{basic_registry.host}/team/app"
+    with LiveServer(tmp_path) as unchecked:  # EXTREPO_VERIFICATION=off
+        key = unchecked.create_user("early")
+        created = grpc_api(unchecked, "early", key).create(name, *PULLER)
+        assert created["verification"]["state"] == "NOT_CHECKED"
+    env = {**checking_env, "EXTREPO_RECHECK_INTERVAL_SECONDS": "3600"}
+    with LiveServer(tmp_path, env=env) as checked:
+        api = grpc_api(checked, "early", key)
+        assert wait_for(lambda: api.get(name), "VERIFIED")["verification"]["state"] == "VERIFIED"

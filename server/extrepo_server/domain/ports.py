@@ -294,6 +294,11 @@ class DueCheck:
 class CheckQueue(Protocol):
     """The background re-checks, shared by every replica (storage.checks)."""
 
+    async def schedule_unscheduled(self, now: datetime) -> int:
+        """Make due at `now` every repository that has no due time (stored while
+        checks or re-checks were off, or at a host that was forbidden then)."""
+        ...
+
     def due(self, now: datetime, limit: int) -> list[DueCheck]:
         """Up to `limit` repositories due for a check at `now`, the longest due first."""
         ...

@@ -57,6 +57,17 @@ class Rechecker:
     async def run(self) -> None:
         """Poll and check until cancelled; a failing poll (the database down) is
         logged and retried at the next one."""
+        # Repositories stored while checks (or re-checks) were off, or at a host that
+        # was forbidden then, have no due time: with this server's settings, they do.
+        while True:
+            try:
+                queued = await self._queue.schedule_unscheduled(datetime.now(UTC))
+                if queued:
+                    log.info("re-checks scheduled", extra={"repositories": queued})
+                break
+            except Exception:
+                log.warning("scheduling re-checks failed; retrying", exc_info=True)
+                await asyncio.sleep(self.poll_seconds)
         while True:
             try:
                 await self.poll()

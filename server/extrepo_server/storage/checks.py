@@ -107,10 +107,22 @@ class CheckStore:
             ),
         )
         self._record_registry = registry_check_statement(engine)
+        self._unscheduled = PreparedStatement(
+            engine,
+            _repo.update()
+            .where(_repo.c.next_check_at.is_(None))
+            .values(next_check_at=sa.bindparam("now", type_=models.UTC_TIME)),
+        )
 
     def close(self) -> None:
         self._writer.close()
         self._reader.close()
+
+    async def schedule_unscheduled(self, now: datetime) -> int:
+        """Make every repository without a due time due at `now`; how many."""
+        return await self._writer.run(
+            lambda cursor: self._unscheduled.execute_on(cursor, {"now": now})
+        )
 
     def due(self, now: datetime, limit: int) -> list[DueCheck]:
         """Up to `limit` repositories whose re-check is due at `now`, oldest first."""
