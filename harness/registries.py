@@ -421,3 +421,41 @@ class TestRegistry:
                 },
             )
             put.raise_for_status()
+
+
+def main() -> None:
+    """`python -m harness.registries`: a registry to try the credential checks on
+    (README, "Credential checks"): TLS from a CA written to DIR/ca.pem, htpasswd
+    user `puller` (password `s3cret`), `team/app:1.0` pushed; until Ctrl-C."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--dir", default=".demo-registry", help="where its files go")
+    parser.add_argument("--auth", choices=["basic", "token"], default="basic")
+    args = parser.parse_args()
+    directory = Path(args.dir).resolve()
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    ca = TestCA(directory)
+    registry = TestRegistry(directory / "registry", ca, args.auth)
+    registry.port, registry.host = args.port, f"127.0.0.1:{args.port}"
+    with registry:
+        registry.add_user("puller", "s3cret")
+        print(
+            f"registry: {registry.host} (auth: {args.auth}), image team/app:1.0\n"
+            f"user: puller / s3cret\n"
+            f"serve extrepo with:\n"
+            f"  EXTREPO_REGISTRY_ALLOW=127.0.0.1 EXTREPO_REGISTRY_CA_FILE={ca.pem}\n"
+            "Ctrl-C stops it.",
+            flush=True,
+        )
+        stops = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # delivered to sigwait only
+        signal.sigwait(stops)
+
+
+if __name__ == "__main__":
+    main()
