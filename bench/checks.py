@@ -19,6 +19,7 @@ import argparse
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,64 +68,61 @@ def main() -> None:
 
 
 def run_rounds(args, bench, tmp, registry, sides, empty_address) -> dict[str, list[dict]]:
+    """Each round runs each side's server alone (started, seeded, measured, stopped), so
+    that C's checks never run while N is measured."""
     figures: dict[str, list[dict]] = {"C": [], "N": []}
-    servers = {}
-    try:
-        for side, env in sides.items():
-            server = LiveServer(tmp / side, env=env)
-            server.start()
-            servers[side] = server
-            metadata = {"authorization": _basic("bench", server.create_user("bench"))}
-            bench.ghz(
-                "seed",
-                server.address,
-                f"{SERVICE}.Create",
-                total=args.repositories,
-                concurrency=4,
-                metadata=metadata,
-                quiet=True,
-                data={
-                    "name": f"{registry.host}/team/app{{{{.RequestNumber}}}}",
-                    "username": "puller",
-                    "password": "pull-pass",
-                },
-            )
-            server.metadata = metadata
-        for round_number in range(args.rounds):
-            order = ("C", "N") if round_number % 2 == 0 else ("N", "C")
-            for side in order:
-                print(f"round {round_number + 1}, {side}", flush=True)
-                server = servers[side]
-                get_name = f"{registry.host}/team/app0"
-                row = {}
-                for case, call, data in (
-                    ("Get", "Get", {"name": get_name}),
-                    ("List (25)", "List", {"limit": 25}),
-                ):
-                    limit = bench.ghz(
-                        "empty RPC",
-                        empty_address,
-                        "bench.v1.EmptyService.Call",
-                        proto=EMPTY_PROTO,
-                        concurrency=args.concurrency,
-                    )
-                    measured = bench.ghz(
-                        f"{side} {case}",
-                        server.address,
-                        f"{SERVICE}.{call}",
-                        concurrency=args.concurrency,
-                        metadata=server.metadata,
-                        data=data,
-                    )
-                    row[case] = measured["calls_per_second"] / limit["calls_per_second"]
-                figures[side].append(row)
-        for side, server in servers.items():
-            rechecked = server.log_text().count('"msg": "re-checked"')
-            print(f"{side}: {rechecked} background checks logged by the server", flush=True)
-    finally:
-        for server in servers.values():
-            server.stop()
+    for round_number in range(args.rounds):
+        order = ("C", "N") if round_number % 2 == 0 else ("N", "C")
+        for side in order:
+            print(f"round {round_number + 1}, {side}", flush=True)
+            with LiveServer(tmp / f"{side}{round_number}", env=sides[side]) as server:
+                figures[side].append(measure(args, bench, registry, server, empty_address))
+                rechecked = server.log_text().count('"msg": "re-checked"')
+            print(f"  {side}: {rechecked} background checks in this round", flush=True)
     return figures
+
+
+def measure(args, bench, registry, server, empty_address) -> dict[str, float]:
+    metadata = {"authorization": _basic("bench", server.create_user("bench"))}
+    bench.ghz(
+        "seed",
+        server.address,
+        f"{SERVICE}.Create",
+        total=args.repositories,
+        concurrency=4,
+        metadata=metadata,
+        quiet=True,
+        data={
+            "name": f"{registry.host}/team/app{{{{.RequestNumber}}}}",
+            "username": "puller",
+            "password": "pull-pass",
+        },
+    )
+    # The first re-checks come one interval after the creates: measure from then on
+    # (N waits as long, so that both sides are measured alike).
+    time.sleep(args.interval)
+    row = {}
+    for case, call, data in (
+        ("Get", "Get", {"name": f"{registry.host}/team/app0"}),
+        ("List (25)", "List", {"limit": 25}),
+    ):
+        limit = bench.ghz(
+            "empty RPC",
+            empty_address,
+            "bench.v1.EmptyService.Call",
+            proto=EMPTY_PROTO,
+            concurrency=args.concurrency,
+        )
+        measured = bench.ghz(
+            f"{case}",
+            server.address,
+            f"{SERVICE}.{call}",
+            concurrency=args.concurrency,
+            metadata=metadata,
+            data=data,
+        )
+        row[case] = measured["calls_per_second"] / limit["calls_per_second"]
+    return row
 
 
 def report(args, figures: dict[str, list[dict]], checks: int) -> None:
