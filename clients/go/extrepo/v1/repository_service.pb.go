@@ -42,10 +42,11 @@
 // - A custom action on one resource is an RPC named verb + resource
 //   (`ValidateRepository`).
 //
-// REST paths of the RPCs to come, beside
-// `/api/repo/v1/[namespace/]repository/[<name>/]`. `{name=**}` must end a
-// template (a repository name has slashes); only a `:verb` may follow it:
-// - A custom action on one repository is a `:verb` after its name:
+// REST paths beside `/api/repo/v1/[namespace/]repository/[<name>/]`, for the
+// RPCs added since and to come. `{name=**}` must end a template (a repository
+// name has slashes); only a `:verb` may follow it:
+// - A custom action on one repository (ValidateRepository) is a `:verb` after
+//   its name:
 //   `POST /api/repo/v1/[namespace/]repository/<name>:validate/`, i.e.
 //   `post: "/api/repo/v1/{namespace}/repository/{name=**}:validate"` plus an
 //   additional binding without `{namespace}`. grpc-gateway splits a verb off
