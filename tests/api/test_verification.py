@@ -303,3 +303,12 @@ def test_repositories_stored_while_checks_were_off_are_checked_once_they_are_on(
     with LiveServer(tmp_path, env=env) as checked:
         api = grpc_api(checked, "early", key)
         assert wait_for(lambda: api.get(name), "VERIFIED")["verification"]["state"] == "VERIFIED"
+
+
+def test_updating_a_repository_that_is_not_registered_is_not_found(user, basic_registry):
+    name = f"{basic_registry.host}/team/unregistered"
+    for sent in ({"password": "p"}, {"username": "u", "password": "p"}):
+        with pytest.raises(ApiError) as missing:
+            user.update(name, **sent)
+        assert missing.value.code == grpc.StatusCode.NOT_FOUND
+        assert missing.value.message == f"repository '{name}' not found"

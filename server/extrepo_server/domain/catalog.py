@@ -138,7 +138,10 @@ class RepositoryCatalog:
             raise InvalidArgument(violations)
         verifier = self._verifier
         if verifier.enabled:
-            credentials = self._completed(grant, parsed, username, password)
+            # The stored row first: an update of a repository that does not exist is
+            # NOT_FOUND without a check (and without spending the caller's budget).
+            stored = self._store.credentials(grant, parsed.full)
+            credentials = self._opened(stored, username, password)
             verifier.spend(str(principal.user_id))
         else:
             credentials = PullCredentials("", "")
@@ -205,6 +208,12 @@ class RepositoryCatalog:
                 f"repository {quote(parsed.full, 255)} not found: send both username and "
                 "password to check credentials for a repository that is not registered"
             ) from None
+        return self._opened(stored, username, password)
+
+    def _opened(
+        self, stored: EncryptedCredentials, username: str | None, password: str | None
+    ) -> PullCredentials:
+        """The sent credentials, completed by the stored ones (decrypted)."""
         if username is None:
             username = self._cipher.reveal(stored.username)
         if password is None:
