@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import http.cookiejar
 import json
+import math
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +51,10 @@ _USER_AGENT = "extrepo-registry-check"
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# A token's lifetime when its service names none or an unusable one (the token spec's
+# default), and the longest one believed (a token is only ever cached that long).
+DEFAULT_TOKEN_SECONDS = 60
+MAX_TOKEN_SECONDS = 24 * 3600
 
 S = VerificationState
 
@@ -126,7 +132,8 @@ class RegistryClient:
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,
                 headers={"user-agent": _USER_AGENT},
-                trust_env=False,  # never a proxy from the server's environment
+                cookies=_no_cookies(),
+                trust_env=False,  # never a proxy or a .netrc from the server's environment
             )
         return self._client
 
@@ -248,7 +255,11 @@ class RegistryClient:
     ) -> PullToken:
         """A pull token for `path` from the challenge's realm (the Docker token flow)."""
         realm = challenge.params.get("realm", "")
-        parts = urlsplit(realm)
+        try:
+            parts = urlsplit(realm)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise _Stop(S.REGISTRY_ERROR, f"{host} named no usable token service")
         realm_host = parts.netloc.rpartition("@")[2]
@@ -287,14 +298,13 @@ class RegistryClient:
         try:
             document = json.loads(answer.body)
             token = document.get("token") or document.get("access_token")
-            expires_in = int(document.get("expires_in") or 60)
         except (ValueError, AttributeError, TypeError):
-            token = None
+            document, token = {}, None
         if not isinstance(token, str) or not token:
             raise _Stop(
                 S.REGISTRY_ERROR, f"the token service of {host} ({realm_host}) sent no token"
             )
-        return PullToken(token, expires_in)
+        return PullToken(token, _lifetime(document.get("expires_in")))
 
     # -- one exchange ------------------------------------------------------------
 
@@ -302,6 +312,7 @@ class RegistryClient:
         """GET `url`, following same-origin redirects only, reading at most
         MAX_ANSWER_BYTES. `authorization` is sent to `url`'s origin and nowhere else."""
         origin = _origin(url)
+        _check_port(host, url)
         for _ in range(MAX_REDIRECTS + 1):
             headers = {"authorization": authorization} if authorization else {}
             async with self._http().stream("GET", url, headers=headers) as response:
@@ -315,7 +326,10 @@ class RegistryClient:
                         )
             if response.status_code not in _REDIRECTS:
                 return _Answer(response.status_code, response.headers, bytes(body), url)
-            target = urljoin(url, response.headers.get("location", ""))
+            try:
+                target = urljoin(url, response.headers.get("location", ""))
+            except ValueError:
+                raise _Stop(S.REGISTRY_ERROR, f"{host} redirected to an unusable URL") from None
             if _origin(target) != origin:
                 raise _Stop(
                     S.REGISTRY_ERROR,
@@ -339,6 +353,9 @@ class RegistryClient:
                 "does not call (loopback, private or link-local); an operator can allow it "
                 "with EXTREPO_REGISTRY_ALLOW",
             )
+        if _in_chain(exc, httpx.InvalidURL) is not None or isinstance(exc, ValueError):
+            # A realm or a redirect's Location that does not parse as a URL.
+            return _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
         if _in_chain(exc, ssl.SSLError) is not None:
             return _Stop(
                 S.TLS_ERROR,
@@ -347,10 +364,37 @@ class RegistryClient:
         if isinstance(exc, httpx.ConnectError):
             return _Stop(S.REGISTRY_UNREACHABLE, f"cannot connect to {host}")
         if isinstance(exc, httpx.HTTPError):
-            return _Stop(
-                S.REGISTRY_UNREACHABLE, f"{host} broke the exchange ({type(exc).__name__})"
-            )
+            # The connection closed early, or what came was not HTTP.
+            return _Stop(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
         raise exc
+
+
+def _no_cookies() -> http.cookiejar.CookieJar:
+    """A jar that keeps no cookie. The client is shared by every check: a session
+    cookie one check earned (Nexus and Artifactory set one after Basic auth) would
+    authenticate the next check to that host, perhaps another user's with a wrong
+    password."""
+    return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _lifetime(expires_in: object) -> int:
+    """A token answer's `expires_in`, in seconds, within [1, MAX_TOKEN_SECONDS];
+    the spec's default where it is absent or not a finite number."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return DEFAULT_TOKEN_SECONDS
+    if not math.isfinite(expires_in) or expires_in < 1:
+        return DEFAULT_TOKEN_SECONDS
+    return int(min(expires_in, MAX_TOKEN_SECONDS))
+
+
+def _check_port(host: str, url: str) -> None:
+    """_Stop for a URL whose port no connection can use (a realm naming :99999)."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        raise _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
 
 
 def _basic(credentials: PullCredentials) -> str:
