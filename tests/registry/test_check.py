@@ -166,40 +166,6 @@ def test_an_allow_listed_host_name_is_reachable(basic_registry, test_ca):
     assert result.verification.state is S.VERIFIED
 
 
-@pytest.mark.parametrize(
-    "address",
-    [
-        "127.0.0.1",
-        "10.1.2.3",
-        "172.16.0.1",
-        "192.168.1.1",
-        "169.254.169.254",
-        "100.64.0.1",
-        "0.0.0.0",  # noqa: S104 - an address judged, not bound
-        "224.0.0.1",
-        "::1",
-        "fd00:ec2::254",
-        "fe80::1",
-        "::ffff:127.0.0.1",
-    ],
-)
-def test_the_address_policy_refuses_what_is_not_globally_routable(address):
-    import ipaddress
-
-    assert not AddressPolicy().allows(ipaddress.ip_address(address))
-
-
-def test_the_address_policy_allows_public_addresses_and_the_allow_list():
-    import ipaddress
-
-    assert AddressPolicy().allows(ipaddress.ip_address("93.184.216.34"))
-    assert AddressPolicy().allows(ipaddress.ip_address("2606:4700::1111"))
-    assert AddressPolicy("10.0.0.0/8").allows(ipaddress.ip_address("10.9.9.9"))
-    assert not AddressPolicy("10.0.0.0/8").allows(ipaddress.ip_address("192.168.0.1"))
-    with pytest.raises(ValueError, match="neither a network nor a host"):
-        AddressPolicy("10.0.0.0/99")
-
-
 def test_a_changed_password_is_rejected_at_the_next_check(test_ca, tmp_path):
     with TestRegistry(tmp_path / "registry", test_ca, "basic") as registry:
         registry.add_user("rotating", "first")

@@ -61,13 +61,39 @@ class AddressPolicy:
         return host in self._hosts or f"{host}:{port}" in self._hosts
 
     def allows(self, address: IpAddress) -> bool:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
-        if any(address in network for network in self._networks):
+        reached = _reached(address)
+        if any(a in network for network in self._networks for a in (address, reached)):
             return True
         # is_global is False for loopback, private (RFC 1918, ULA), link-local (the
-        # metadata address), shared (100.64/10), unspecified, reserved, documentation.
-        return address.is_global and not address.is_multicast
+        # metadata address), shared (100.64/10), unspecified, documentation; Python
+        # 3.11 still calls a few reserved or deprecated ranges global: refused too.
+        return (
+            reached.is_global
+            and not reached.is_multicast
+            and not reached.is_reserved
+            and not (isinstance(reached, ipaddress.IPv6Address) and reached.is_site_local)
+            and reached not in _NAT64_LOCAL_USE
+        )
+
+
+# RFC 6052: 64:ff9b::/96 carries an IPv4 address in its last 32 bits, which a NAT64
+# gateway connects to; RFC 8215's local-use prefix is never globally routable.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def _reached(address: IpAddress) -> IpAddress:
+    """The IPv4 address a connection to `address` ends at when it embeds one:
+    IPv4-mapped (::ffff:127.0.0.1), NAT64 (64:ff9b::a9fe:a9fe is 169.254.169.254
+    behind a NAT64 gateway), 6to4 (2002:7f00:1::); else `address` itself."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address.ipv4_mapped
+        if address in _NAT64:
+            return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.sixtofour is not None:
+            return address.sixtofour
+    return address
 
 
 class PinnedBackend(httpcore.AsyncNetworkBackend):
