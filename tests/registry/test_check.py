@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import http.server
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from extrepo_server.domain.ports import AuthScheme, PullCredentials, VerificationState
 from extrepo_server.registry.addresses import AddressPolicy
-from extrepo_server.registry.client import RegistryClient
+from extrepo_server.registry.client import PullRefused, RegistryClient
 
 from harness.registries import (
     ADMIN,
@@ -74,6 +75,13 @@ def test_an_absent_repository(registry, test_ca):
     result = check(test_ca, registry.host, "team/absent", PULLER)
     assert result.verification.state is S.REPOSITORY_NOT_FOUND
     assert "has no repository team/absent" in result.verification.reason
+
+
+def test_an_absent_repository_outside_the_grant_is_denied(token_registry, test_ca):
+    # Token auth: without pull access to the name, the token opens nothing, and the
+    # registry cannot tell "absent" from "not yours" (PULL_DENIED, as for team/app).
+    result = check(test_ca, token_registry.host, "team/absent", OUTSIDER)
+    assert result.verification.state is S.PULL_DENIED
 
 
 def test_a_registry_that_is_down_is_unreachable(test_ca):
@@ -200,3 +208,51 @@ def test_the_admin_seeded_an_image(basic_registry):
     with httpx.Client(verify=basic_registry.ca.client_context()) as client:
         tags = client.get(f"https://{basic_registry.host}/v2/team/app/tags/list", auth=ADMIN)
     assert tags.json() == {"name": "team/app", "tags": ["1.0"]}
+
+
+# -- pull tokens (what deployers will be handed instead of the password) --------------
+
+
+def pull_token(ca: TestCA, host: str, path: str, credentials, *, policy=LOOPBACK):
+    async def run():
+        client = RegistryClient(timeout_seconds=3, policy=policy, ca_file=str(ca.pem))
+        try:
+            return await client.pull_token(host, path, PullCredentials(*credentials))
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def test_a_pull_token_pulls_its_repository_and_no_other(token_registry, test_ca):
+    import httpx
+
+    before = datetime.now(UTC)
+    token = pull_token(test_ca, token_registry.host, "team/app", PULLER)
+    assert token is not None
+    assert before + timedelta(seconds=290) <= token.expires_at <= before + timedelta(seconds=310)
+    assert PULLER[1] not in token.token and token.token not in repr(token)
+    bearer = {"authorization": f"Bearer {token.token}"}
+    with httpx.Client(verify=test_ca.client_context()) as client:
+        base = f"https://{token_registry.host}/v2"
+        assert client.get(f"{base}/team/app/tags/list", headers=bearer).status_code == 200
+        assert client.get(f"{base}/team/absent/tags/list", headers=bearer).status_code == 401
+
+
+def test_a_registry_without_tokens_gives_none(basic_registry, test_ca):
+    assert pull_token(test_ca, basic_registry.host, "team/app", PULLER) is None
+
+
+@pytest.mark.parametrize(
+    ("credentials", "host", "policy", "state"),
+    [
+        ((PULLER[0], "wrong"), None, LOOPBACK, S.CREDENTIALS_REJECTED),
+        (PULLER, None, AddressPolicy(), S.ADDRESS_FORBIDDEN),
+        (PULLER, "127.0.0.1:1", LOOPBACK, S.REGISTRY_UNREACHABLE),
+    ],
+)
+def test_no_pull_token_says_why(token_registry, test_ca, credentials, host, policy, state):
+    with pytest.raises(PullRefused) as refused:
+        pull_token(test_ca, host or token_registry.host, "team/app", credentials, policy=policy)
+    assert refused.value.state is state
+    assert credentials[1] not in refused.value.reason

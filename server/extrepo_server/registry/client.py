@@ -24,8 +24,8 @@ import http.cookiejar
 import json
 import math
 import ssl
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpcore
@@ -59,8 +59,9 @@ MAX_TOKEN_SECONDS = 24 * 3600
 S = VerificationState
 
 
-class _Stop(Exception):
-    """Ends a check with a state (raised from deep in the exchange)."""
+class PullRefused(Exception):
+    """No pull access, and why: a VerificationState and a reason a user can read
+    (never a credential). Raised by `pull_token`; inside `check`, it ends the check."""
 
     def __init__(self, state: VerificationState, reason: str) -> None:
         super().__init__(reason)
@@ -86,10 +87,11 @@ class _Answer:
 
 @dataclass(frozen=True)
 class PullToken:
-    """A bearer token from a registry's token service, and its lifetime."""
+    """A bearer token from a registry's token service, scoped to one repository's pull,
+    and when it stops being valid (by the service's `expires_in`, from when it answered)."""
 
-    token: str
-    expires_in_seconds: int
+    token: str = field(repr=False)
+    expires_at: datetime
 
 
 class RegistryClient:
@@ -154,7 +156,7 @@ class RegistryClient:
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await self._get(host, f"{self.base_url(host)}/v2/")
-        except _Stop as stop:
+        except PullRefused as stop:
             outcome = {
                 S.REGISTRY_UNREACHABLE: RegistryPingOutcome.UNREACHABLE,
                 S.TLS_ERROR: RegistryPingOutcome.TLS_ERROR,
@@ -177,7 +179,7 @@ class RegistryClient:
         try:
             async with asyncio.timeout(self._timeout):
                 verification = await self._check(host, path, credentials, facts)
-        except _Stop as stop:
+        except PullRefused as stop:
             verification = _outcome(stop.state, stop.reason)
         except Exception as exc:
             stop = self._failure(host, exc)
@@ -189,41 +191,44 @@ class RegistryClient:
             api_version=facts.get("api_version", ""),
         )
 
+    async def pull_token(
+        self, host: str, path: str, credentials: PullCredentials
+    ) -> PullToken | None:
+        """A token that lets `credentials` pull `host/path` and nothing else, from the
+        registry's token service: what a deployer hands a container runtime instead of
+        the password. None if the registry takes no tokens (it asks for Basic
+        credentials, or for none). Whether the token opens the repository is the
+        registry's to say (`check` asks it). Within the client's total timeout, under
+        the same outbound rules as `check`; PullRefused for every other outcome."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                challenge = await self._challenge(host, {})
+                if challenge is None or challenge.scheme != "bearer":
+                    return None
+                return await self._token(host, challenge, path, credentials, {})
+        except PullRefused:
+            raise
+        except Exception as exc:
+            raise self._failure(host, exc) from None
+
     async def _check(
         self, host: str, path: str, credentials: PullCredentials, facts: dict
     ) -> Verification:
         base = self.base_url(host)
-        ping = await self._get(host, f"{base}/v2/")
-        facts["api_version"] = ping.headers.get(_API_VERSION_HEADER, "")[:64]
-        challenge: Challenge | None = None
-        if ping.status == 200:
-            if not facts["api_version"].startswith("registry/2."):
-                raise _Stop(
-                    S.NOT_A_REGISTRY,
-                    f"{host} answered /v2/ without the Docker-Distribution-API-Version header",
-                )
-            facts["scheme"] = AuthScheme.NONE
-        elif ping.status == 401:
-            challenge = parse_challenge(ping.headers.get("www-authenticate", ""))
-            if challenge is None or challenge.scheme not in ("basic", "bearer"):
-                raise _Stop(
-                    S.NOT_A_REGISTRY,
-                    f"{host} answered /v2/ with 401 but no Basic or Bearer challenge",
-                )
-            facts["scheme"] = AuthScheme.BASIC if challenge.scheme == "basic" else AuthScheme.BEARER
-        elif ping.status >= 500:
-            raise _Stop(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {ping.status}")
-        else:
-            raise _Stop(S.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {ping.status}")
+        challenge = await self._challenge(host, facts)
 
         authorization: str | None = None
         if challenge is not None and challenge.scheme == "basic":
             authorization = _basic(credentials)
             verified = await self._get(host, f"{base}/v2/", authorization)
             if verified.status in (401, 403):
-                raise _Stop(S.CREDENTIALS_REJECTED, f"{host} refused the username and password")
+                raise PullRefused(
+                    S.CREDENTIALS_REJECTED, f"{host} refused the username and password"
+                )
             if verified.status != 200:
-                raise _Stop(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {verified.status}")
+                raise PullRefused(
+                    S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {verified.status}"
+                )
         elif challenge is not None:
             token = await self._token(host, challenge, path, credentials, facts)
             authorization = f"Bearer {token.token}"
@@ -241,9 +246,33 @@ class RegistryClient:
                 f"{host} accepted the credentials, but they may not pull {path} "
                 "(or it does not exist)",
             )
-        if tags.status >= 500:
-            raise _Stop(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
-        raise _Stop(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
+        raise PullRefused(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
+
+    async def _challenge(self, host: str, facts: dict) -> Challenge | None:
+        """`GET /v2/`: the registry's Basic or Bearer challenge, or None when it lets
+        anyone in. Records the API version and the scheme in `facts`."""
+        ping = await self._get(host, f"{self.base_url(host)}/v2/")
+        facts["api_version"] = ping.headers.get(_API_VERSION_HEADER, "")[:64]
+        if ping.status == 200:
+            if not facts["api_version"].startswith("registry/2."):
+                raise PullRefused(
+                    S.NOT_A_REGISTRY,
+                    f"{host} answered /v2/ without the Docker-Distribution-API-Version header",
+                )
+            facts["scheme"] = AuthScheme.NONE
+            return None
+        if ping.status == 401:
+            challenge = parse_challenge(ping.headers.get("www-authenticate", ""))
+            if challenge is None or challenge.scheme not in ("basic", "bearer"):
+                raise PullRefused(
+                    S.NOT_A_REGISTRY,
+                    f"{host} answered /v2/ with 401 but no Basic or Bearer challenge",
+                )
+            facts["scheme"] = AuthScheme.BASIC if challenge.scheme == "basic" else AuthScheme.BEARER
+            return challenge
+        if ping.status >= 500:
+            raise PullRefused(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {ping.status}")
+        raise PullRefused(S.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {ping.status}")
 
     async def _token(
         self,
@@ -261,37 +290,28 @@ class RegistryClient:
         except ValueError:
             parts = urlsplit("")
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise _Stop(S.REGISTRY_ERROR, f"{host} named no usable token service")
+            raise PullRefused(S.REGISTRY_ERROR, f"{host} named no usable token service")
         realm_host = parts.netloc.rpartition("@")[2]
         facts["realm_host"] = realm_host[:253]
         if parts.scheme == "http" and realm_host not in self._plain_http_hosts:
-            raise _Stop(
+            raise PullRefused(
                 S.REGISTRY_ERROR,
                 f"{host} sends credentials to a token service over plain HTTP "
                 f"({realm_host}); list it in EXTREPO_REGISTRY_PLAIN_HTTP_HOSTS if that is intended",
             )
-        return await self.pull_token(host, challenge, path, credentials)
-
-    async def pull_token(
-        self, host: str, challenge: Challenge, path: str, credentials: PullCredentials
-    ) -> PullToken:
-        """`GET realm?service=..&scope=repository:<path>:pull` with the credentials: a
-        token that may pull `path` only. _Stop on refusal or an unusable answer."""
-        realm = challenge.params["realm"]
-        realm_host = urlsplit(realm).netloc.rpartition("@")[2]
         query = {"scope": f"repository:{path}:pull"}
         if "service" in challenge.params:
             query["service"] = challenge.params["service"]
-        separator = "&" if urlsplit(realm).query else "?"
+        separator = "&" if parts.query else "?"
         authorization = _basic(credentials)
         answer = await self._get(realm_host, f"{realm}{separator}{urlencode(query)}", authorization)
         if answer.status in (401, 403):
-            raise _Stop(
+            raise PullRefused(
                 S.CREDENTIALS_REJECTED,
                 f"the token service of {host} ({realm_host}) refused the username and password",
             )
         if answer.status != 200:
-            raise _Stop(
+            raise PullRefused(
                 S.REGISTRY_ERROR,
                 f"the token service of {host} ({realm_host}) answered HTTP {answer.status}",
             )
@@ -301,10 +321,11 @@ class RegistryClient:
         except (ValueError, AttributeError, TypeError):
             document, token = {}, None
         if not isinstance(token, str) or not token:
-            raise _Stop(
+            raise PullRefused(
                 S.REGISTRY_ERROR, f"the token service of {host} ({realm_host}) sent no token"
             )
-        return PullToken(token, _lifetime(document.get("expires_in")))
+        expires_at = datetime.now(UTC) + timedelta(seconds=_lifetime(document.get("expires_in")))
+        return PullToken(token, expires_at)
 
     # -- one exchange ------------------------------------------------------------
 
@@ -320,7 +341,7 @@ class RegistryClient:
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_ANSWER_BYTES:
-                        raise _Stop(
+                        raise PullRefused(
                             S.REGISTRY_ERROR,
                             f"{host} sent an answer larger than {MAX_ANSWER_BYTES // 1024} KiB",
                         )
@@ -329,25 +350,27 @@ class RegistryClient:
             try:
                 target = urljoin(url, response.headers.get("location", ""))
             except ValueError:
-                raise _Stop(S.REGISTRY_ERROR, f"{host} redirected to an unusable URL") from None
+                raise PullRefused(
+                    S.REGISTRY_ERROR, f"{host} redirected to an unusable URL"
+                ) from None
             if _origin(target) != origin:
-                raise _Stop(
+                raise PullRefused(
                     S.REGISTRY_ERROR,
                     f"{host} redirected to another host ({urlsplit(target).netloc[:64]}); "
                     "credentials are not sent there",
                 )
             url = target
-        raise _Stop(S.REGISTRY_ERROR, f"{host} redirected more than {MAX_REDIRECTS} times")
+        raise PullRefused(S.REGISTRY_ERROR, f"{host} redirected more than {MAX_REDIRECTS} times")
 
-    def _failure(self, host: str, exc: BaseException) -> _Stop:
+    def _failure(self, host: str, exc: BaseException) -> PullRefused:
         """The state of an exchange that raised."""
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
-            return _Stop(
+            return PullRefused(
                 S.REGISTRY_UNREACHABLE, f"no answer from {host} within {self._timeout:g} s"
             )
         forbidden = _in_chain(exc, ForbiddenAddress)
         if forbidden is not None:
-            return _Stop(
+            return PullRefused(
                 S.ADDRESS_FORBIDDEN,
                 f"{forbidden.host} resolves to {forbidden.address}, an address this service "
                 "does not call (loopback, private or link-local); an operator can allow it "
@@ -355,17 +378,17 @@ class RegistryClient:
             )
         if _in_chain(exc, httpx.InvalidURL) is not None or isinstance(exc, ValueError):
             # A realm or a redirect's Location that does not parse as a URL.
-            return _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
+            return PullRefused(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
         if _in_chain(exc, ssl.SSLError) is not None:
-            return _Stop(
+            return PullRefused(
                 S.TLS_ERROR,
                 f"TLS with {host} failed: its certificate is not valid for it or not trusted",
             )
         if isinstance(exc, httpx.ConnectError):
-            return _Stop(S.REGISTRY_UNREACHABLE, f"cannot connect to {host}")
+            return PullRefused(S.REGISTRY_UNREACHABLE, f"cannot connect to {host}")
         if isinstance(exc, httpx.HTTPError):
             # The connection closed early, or what came was not HTTP.
-            return _Stop(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
+            return PullRefused(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
         raise exc
 
 
@@ -388,13 +411,13 @@ def _lifetime(expires_in: object) -> int:
 
 
 def _check_port(host: str, url: str) -> None:
-    """_Stop for a URL whose port no connection can use (a realm naming :99999)."""
+    """PullRefused for a URL whose port no connection can use (a realm naming :99999)."""
     try:
         port = urlsplit(url).port
     except ValueError:
         port = -1
     if port is not None and not 0 < port < 65536:
-        raise _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
+        raise PullRefused(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
 
 
 def _basic(credentials: PullCredentials) -> str:
