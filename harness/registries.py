@@ -265,23 +265,36 @@ class TestRegistry:
             self._write_htpasswd()
 
     def set_password(self, user: str, password: str) -> None:
-        """Change a password while the registry runs. distribution 2.8 reads its
-        htpasswd file once, at start (registry/auth/htpasswd/access.go), so the
-        registry is restarted on the same port with the new file."""
+        """Change a password while the registry runs, as an operator would. The token
+        issuer reads its users table per request. distribution 2.8 re-reads its
+        htpasswd file when the file's modification time changed, at the next
+        authenticated request (registry/auth/htpasswd/access.go, "Dynamically parsing
+        the latest account list"): no restart; the same process answers."""
         if self.issuer is not None:
             self.issuer.users[user].password = password
             return
         self._passwords[user] = password
         self._write_htpasswd()
-        self.stop()
-        self.start()
 
     def _write_htpasswd(self) -> None:
+        """Replaces the file whole (the registry never reads half of it), with a
+        modification time later than the old one's: the file's clock ticks coarsely
+        (milliseconds), and the registry compares the time, not the content."""
         lines = [
             f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(rounds=4)).decode()}"
             for user, pw in sorted(self._passwords.items())
         ]
-        self.htpasswd.write_text("\n".join(lines) + "\n")
+        before = self.htpasswd.stat().st_mtime_ns if self.htpasswd.exists() else 0
+        staged = self.htpasswd.with_suffix(".new")
+        staged.write_text("\n".join(lines) + "\n")
+        later = max(time.time_ns(), before + 1_000_000)
+        os.utime(staged, ns=(later, later))
+        os.replace(staged, self.htpasswd)
+
+    @property
+    def pid(self) -> int | None:
+        """The registry process's id while it runs."""
+        return None if self._process is None else self._process.pid
 
     # -- process -------------------------------------------------------------------
 

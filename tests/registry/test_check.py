@@ -177,17 +177,30 @@ def test_an_allow_listed_host_name_is_reachable(basic_registry, test_ca):
 def test_a_changed_password_is_rejected_at_the_next_check(test_ca, tmp_path):
     with TestRegistry(tmp_path / "registry", test_ca, "basic") as registry:
         registry.add_user("rotating", "first")
+        pid = registry.pid
         assert (
             check(test_ca, registry.host, "team/app", ("rotating", "first")).verification.state
             is S.VERIFIED
         )
-        registry.set_password("rotating", "second")
-        after = check(test_ca, registry.host, "team/app", ("rotating", "first"))
-        assert after.verification.state is S.CREDENTIALS_REJECTED
-        assert (
-            check(test_ca, registry.host, "team/app", ("rotating", "second")).verification.state
-            is S.VERIFIED
-        )
+        for password in ("second", "third"):  # twice in a row: each rewrite is seen
+            registry.set_password("rotating", password)
+            after = check(test_ca, registry.host, "team/app", ("rotating", "first"))
+            assert after.verification.state is S.CREDENTIALS_REJECTED
+            now = check(test_ca, registry.host, "team/app", ("rotating", password))
+            assert now.verification.state is S.VERIFIED
+        assert registry.pid == pid  # the running registry re-read its htpasswd file
+
+
+def test_a_changed_password_at_the_token_service(token_registry, test_ca):
+    token_registry.add_user("rotating", "first", pull={"team/app"})
+    assert (
+        check(test_ca, token_registry.host, "team/app", ("rotating", "first")).verification.state
+        is S.VERIFIED
+    )
+    token_registry.set_password("rotating", "second")
+    after = check(test_ca, token_registry.host, "team/app", ("rotating", "first"))
+    assert after.verification.state is S.CREDENTIALS_REJECTED
+    assert "token service" in after.verification.reason
 
 
 def test_nothing_secret_is_logged_or_told(token_registry, test_ca, caplog):
