@@ -151,6 +151,51 @@ def answer(
         handler.wfile.write(body)
 
 
+# -- servers that are not what a check should accept ----------------------------------
+
+
+def web_server(ca: TestCA) -> HttpsServer:
+    """A plain HTTPS web server (trusted certificate) answering 200 to everything,
+    without the Docker-Distribution-API-Version header: NOT_A_REGISTRY."""
+    return HttpsServer(ca.server_context("web"), lambda h: answer(h, 200, b"<html></html>"))
+
+
+def untrusted_server(directory: Path) -> HttpsServer:
+    """An HTTPS server whose certificate comes from a CA nobody trusts: TLS_ERROR."""
+    return HttpsServer(TestCA(directory).server_context("untrusted"), lambda h: answer(h, 200))
+
+
+class RedirectingRegistry:
+    """A registry (`host`) whose `/v2/` asks for a bearer token from a realm on another
+    port, which redirects (302) to a third server, `recorder`, that answers a token to
+    anyone. `recorder.requests` shows whether anything, credentials above all, reached
+    it: a check must stop at the cross-host redirect (REGISTRY_ERROR)."""
+
+    def __init__(self, ca: TestCA) -> None:
+        self.recorder = HttpsServer(
+            ca.server_context("recorder"), lambda h: answer(h, 200, b'{"token":"stolen"}')
+        )
+        target = f"https://{self.recorder.host}/token"
+        self.realm = HttpsServer(
+            ca.server_context("realm"), lambda h: answer(h, 302, b"", {"location": target})
+        )
+        challenge = f'Bearer realm="https://{self.realm.host}/token",service="redirecting"'
+        self.registry = HttpsServer(
+            ca.server_context("redirecting"),
+            lambda h: answer(
+                h,
+                401,
+                b"{}",
+                {"docker-distribution-api-version": "registry/2.0", "www-authenticate": challenge},
+            ),
+        )
+        self.host = self.registry.host
+
+    def close(self) -> None:
+        for server in (self.registry, self.realm, self.recorder):
+            server.close()
+
+
 # -- the token service ---------------------------------------------------------------
 
 

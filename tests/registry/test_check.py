@@ -5,7 +5,6 @@ servers that are not what they should be: every outcome a check can have."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -19,8 +18,6 @@ from harness.registries import (
     HttpsServer,
     TestCA,
     TestRegistry,
-    answer,
-    free_port,
 )
 from tests.support.registries import OUTSIDER, PULLER
 
@@ -84,8 +81,8 @@ def test_an_absent_repository_outside_the_grant_is_denied(token_registry, test_c
     assert result.verification.state is S.PULL_DENIED
 
 
-def test_a_registry_that_is_down_is_unreachable(test_ca):
-    result = check(test_ca, f"127.0.0.1:{free_port()}", "team/app", PULLER)
+def test_a_registry_that_is_down_is_unreachable(down_host, test_ca):
+    result = check(test_ca, down_host, "team/app", PULLER)
     assert result.verification.state is S.REGISTRY_UNREACHABLE
     assert result.auth_scheme is None
 
@@ -95,26 +92,19 @@ def test_a_name_that_does_not_resolve_is_unreachable(test_ca):
     assert result.verification.state is S.REGISTRY_UNREACHABLE
 
 
-def test_a_plain_web_server_is_not_a_registry(test_ca):
-    server = HttpsServer(test_ca.server_context("web"), lambda h: answer(h, 200, b"<html>"))
-    try:
-        result = check(test_ca, server.host, "team/app", PULLER)
-    finally:
-        server.close()
+def test_a_plain_web_server_is_not_a_registry(web_server, test_ca):
+    result = check(test_ca, web_server.host, "team/app", PULLER)
     assert result.verification.state is S.NOT_A_REGISTRY
     assert "Docker-Distribution-API-Version" in result.verification.reason
-    assert all("authorization" not in {k.lower() for k in h} for _, _, h in server.requests)
+    assert web_server.requests, "the check asked it"
+    assert all("authorization" not in {k.lower() for k in h} for _, _, h in web_server.requests)
 
 
-def test_a_certificate_from_another_ca_is_a_tls_error(test_ca, tmp_path):
-    other = TestCA(tmp_path)
-    server = HttpsServer(other.server_context("other"), lambda h: answer(h, 200))
-    try:
-        result = check(test_ca, server.host, "team/app", PULLER)
-    finally:
-        server.close()
+def test_a_certificate_from_another_ca_is_a_tls_error(untrusted_server, test_ca):
+    result = check(test_ca, untrusted_server.host, "team/app", PULLER)
     assert result.verification.state is S.TLS_ERROR
-    assert server.requests == []  # nothing was sent over the untrusted connection
+    assert untrusted_server.host in result.verification.reason
+    assert untrusted_server.requests == []  # nothing was sent over the untrusted connection
 
 
 def test_a_certificate_for_another_name_is_a_tls_error(test_ca):
@@ -126,35 +116,17 @@ def test_a_certificate_for_another_name_is_a_tls_error(test_ca):
     assert result.verification.state is S.TLS_ERROR
 
 
-def test_credentials_never_follow_a_redirect_to_another_host(test_ca):
-    """A registry whose token realm redirects elsewhere: the check stops there, and the
-    other host never sees the credentials (it is not even asked)."""
-    elsewhere = HttpsServer(test_ca.server_context("elsewhere"), lambda h: answer(h, 200))
-
-    def registry(handler: http.server.BaseHTTPRequestHandler) -> None:
-        if handler.path.startswith("/v2/"):
-            realm = f"https://127.0.0.1:{registry_server.port}/token"
-            answer(
-                handler,
-                401,
-                b"{}",
-                {
-                    "docker-distribution-api-version": "registry/2.0",
-                    "www-authenticate": f'Bearer realm="{realm}",service="s"',
-                },
-            )
-        else:  # the realm
-            answer(handler, 302, b"", {"location": f"https://{elsewhere.host}/steal"})
-
-    registry_server = HttpsServer(test_ca.server_context("redirecting"), registry)
-    try:
-        result = check(test_ca, registry_server.host, "team/app", PULLER)
-    finally:
-        registry_server.close()
-        elsewhere.close()
+def test_credentials_never_follow_a_redirect_to_another_host(redirecting_registry, test_ca):
+    """The token realm (another port) redirects to a third server: the check stops
+    there, and that server never sees the credentials (it is not even asked)."""
+    result = check(test_ca, redirecting_registry.host, "team/app", PULLER)
     assert result.verification.state is S.REGISTRY_ERROR
     assert "redirected to another host" in result.verification.reason
-    assert elsewhere.requests == []
+    assert result.token_realm_host == redirecting_registry.realm.host
+    # The realm may have the credentials (the registry named it); the recorder not.
+    realm_requests = redirecting_registry.realm.requests
+    assert any("authorization" in {k.lower() for k in h} for _, _, h in realm_requests)
+    assert redirecting_registry.recorder.requests == []
 
 
 def test_loopback_is_forbidden_without_the_allow_list(basic_registry, test_ca):

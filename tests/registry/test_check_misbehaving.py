@@ -155,20 +155,6 @@ def test_endless_redirects_stop(serve, test_ca):
     assert "redirected more than" in result.verification.reason
 
 
-def test_a_token_realm_redirecting_elsewhere_gets_no_credentials(serve, test_ca):
-    """The registry and its realm on two ports; the realm redirects to a third, which
-    records every request: it is never contacted, so no Authorization reached it."""
-    recorder = serve(lambda h: answer(h, 200, b'{"token":"stolen"}'))
-    realm = serve(lambda h: answer(h, 302, b"", {"location": f"https://{recorder.host}/token"}))
-    registry = serve(bearer_registry(f"https://{realm.host}/token"))
-    (result,) = checks(test_ca, (registry.host, "team/app", PULLER))
-    assert result.verification.state is S.REGISTRY_ERROR
-    assert "redirected to another host" in result.verification.reason
-    assert result.token_realm_host == realm.host
-    assert header(realm.requests[0], "authorization") == GOOD  # the realm may have them
-    assert recorder.requests == []
-
-
 def test_a_token_realm_over_plain_http_is_never_sent_credentials(serve, test_ca):
     registry = serve(bearer_registry("http://127.0.0.1:9/token"))
     (result,) = checks(test_ca, (registry.host, "team/app", PULLER))

@@ -9,6 +9,12 @@
   pull only `other/thing`.
 - `checking_env`: the environment a LiveServer needs to check against them: checks
   on (the default policy), loopback allowed, the test CA trusted.
+- Servers a check must not accept, each with `.host` (`127.0.0.1:PORT`) and
+  `.requests` (method, path, headers of each request it got): `web_server` (a plain
+  HTTPS site: NOT_A_REGISTRY), `untrusted_server` (a certificate from another CA:
+  TLS_ERROR), `redirecting_registry` (its token realm redirects to another host:
+  REGISTRY_ERROR; `.recorder.requests` stays empty: no credentials went there).
+  `down_host`: a loopback host:port nothing listens on (REGISTRY_UNREACHABLE).
 """
 
 from __future__ import annotations
@@ -17,7 +23,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.registries import TestCA, TestRegistry
+from harness.registries import (
+    HttpsServer,
+    RedirectingRegistry,
+    TestCA,
+    TestRegistry,
+    free_port,
+    untrusted_server,
+    web_server,
+)
 
 PULLER = ("puller", "pull-pass")
 OUTSIDER = ("outsider", "outsider-pass")
@@ -51,3 +65,29 @@ def checking_env(test_ca) -> dict[str, str]:
         "EXTREPO_REGISTRY_CA_FILE": str(test_ca.pem),
         "EXTREPO_REGISTRY_TIMEOUT_SECONDS": "3",
     }
+
+
+@pytest.fixture(scope="session", name="web_server")
+def web_server_fixture(test_ca) -> Iterator[HttpsServer]:
+    server = web_server(test_ca)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session", name="untrusted_server")
+def untrusted_server_fixture(tmp_path_factory) -> Iterator[HttpsServer]:
+    server = untrusted_server(tmp_path_factory.mktemp("untrusted-ca"))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def redirecting_registry(test_ca) -> Iterator[RedirectingRegistry]:
+    registry = RedirectingRegistry(test_ca)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def down_host() -> str:
+    return f"127.0.0.1:{free_port()}"
