@@ -210,3 +210,20 @@ def test_a_redirect_to_an_unusable_location_is_a_registry_error(serve, test_ca):
     registry = serve(basic_registry(lambda h: answer(h, 302, b"", {"location": "http://[::1"})))
     (result,) = checks(test_ca, (registry.host, "team/app", PULLER))
     assert result.verification.state is S.REGISTRY_ERROR
+
+
+def test_a_token_service_that_is_down_is_named(serve, test_ca, down_host):
+    registry = serve(bearer_registry(f"https://{down_host}/token"))
+    (result,) = checks(test_ca, (registry.host, "team/app", PULLER))
+    assert result.verification.state is S.REGISTRY_UNREACHABLE
+    reason = result.verification.reason
+    assert f"the token service of {registry.host} ({down_host})" in reason
+
+
+def test_a_token_service_with_an_untrusted_certificate_is_a_tls_error(
+    serve, test_ca, untrusted_server
+):
+    registry = serve(bearer_registry(f"https://{untrusted_server.host}/token"))
+    (result,) = checks(test_ca, (registry.host, "team/app", PULLER))
+    assert result.verification.state is S.TLS_ERROR
+    assert "token service" in result.verification.reason

@@ -120,8 +120,11 @@ class RegistryClient:
             if self._ca_file:
                 context.load_verify_locations(cafile=self._ca_file)
             transport = httpx.AsyncHTTPTransport(verify=context, trust_env=False)
-            # httpx 0.28 takes no network backend; its pool is httpcore's, which does.
-            # Rebuilt with the same TLS context and the pinning backend (addresses.py).
+            # httpx 0.28 takes no network backend (upstream PR encode/httpx#3749 adds
+            # one); its pool is httpcore's, which does. Rebuilt with the same TLS
+            # context and the pinning backend (addresses.py). httpx is pinned, and
+            # tests/registry/test_check.py (loopback refused, no connection made)
+            # fails if an upgrade stops this pool from being the one used.
             transport._pool = httpcore.AsyncConnectionPool(
                 ssl_context=context,
                 max_connections=100,
@@ -304,26 +307,20 @@ class RegistryClient:
             query["service"] = challenge.params["service"]
         separator = "&" if parts.query else "?"
         authorization = _basic(credentials)
-        answer = await self._get(realm_host, f"{realm}{separator}{urlencode(query)}", authorization)
+        service = f"the token service of {host} ({realm_host})"
+        answer = await self._get(service, f"{realm}{separator}{urlencode(query)}", authorization)
         if answer.status in (401, 403):
-            raise PullRefused(
-                S.CREDENTIALS_REJECTED,
-                f"the token service of {host} ({realm_host}) refused the username and password",
-            )
+            refused = f"{service} refused the username and password"
+            raise PullRefused(S.CREDENTIALS_REJECTED, refused)
         if answer.status != 200:
-            raise PullRefused(
-                S.REGISTRY_ERROR,
-                f"the token service of {host} ({realm_host}) answered HTTP {answer.status}",
-            )
+            raise PullRefused(S.REGISTRY_ERROR, f"{service} answered HTTP {answer.status}")
         try:
             document = json.loads(answer.body)
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError, TypeError):
             document, token = {}, None
         if not isinstance(token, str) or not token:
-            raise PullRefused(
-                S.REGISTRY_ERROR, f"the token service of {host} ({realm_host}) sent no token"
-            )
+            raise PullRefused(S.REGISTRY_ERROR, f"{service} sent no token")
         expires_at = datetime.now(UTC) + timedelta(seconds=_lifetime(document.get("expires_in")))
         return PullToken(token, expires_at)
 
@@ -331,7 +328,17 @@ class RegistryClient:
 
     async def _get(self, host: str, url: str, authorization: str | None = None) -> _Answer:
         """GET `url`, following same-origin redirects only, reading at most
-        MAX_ANSWER_BYTES. `authorization` is sent to `url`'s origin and nowhere else."""
+        MAX_ANSWER_BYTES. `authorization` is sent to `url`'s origin and nowhere else.
+        `host` names the server in reasons (the registry, or its token service):
+        whatever the exchange raises ends as PullRefused naming it."""
+        try:
+            return await self._exchange(host, url, authorization)
+        except PullRefused:
+            raise
+        except Exception as exc:
+            raise self._failure(host, exc) from None
+
+    async def _exchange(self, host: str, url: str, authorization: str | None) -> _Answer:
         origin = _origin(url)
         _check_port(host, url)
         for _ in range(MAX_REDIRECTS + 1):
