@@ -281,8 +281,8 @@ class TokenIssuer:
 class TestRegistry:
     """`docker-registry serve` on a free loopback port, TLS from `ca`, with `team/app:1.0`.
 
-    `auth` is "basic" (htpasswd) or "token" (with a TokenIssuer). `users` maps user
-    names to passwords (for "token": to TokenUser). `host` is `127.0.0.1:PORT`.
+    `auth` is "basic" (htpasswd), "token" (with a TokenIssuer) or "none" (anyone may
+    pull and push, as a registry on a trusted network). `host` is `127.0.0.1:PORT`.
     """
 
     __test__ = False
@@ -345,9 +345,11 @@ class TestRegistry:
 
     def __enter__(self) -> TestRegistry:
         self.directory.mkdir(parents=True, exist_ok=True)
+        if self.auth not in ("basic", "token", "none"):
+            raise ValueError(f"no such registry authentication: {self.auth}")
         if self.auth == "token":
             self.issuer = TokenIssuer(self.ca, self.directory)
-        else:
+        elif self.auth == "basic":
             self._passwords[ADMIN[0]] = ADMIN[1]
             self._write_htpasswd()
         try:
@@ -373,8 +375,10 @@ class TestRegistry:
                 f"    issuer: {TokenIssuer.ISSUER}\n"
                 f"    rootcertbundle: {self.issuer.bundle}\n"
             )
-        else:
+        elif self.auth == "basic":
             auth = f"  htpasswd:\n    realm: extrepo-test\n    path: {self.htpasswd}\n"
+        else:
+            auth = ""
         config = self.directory / "config.yml"
         config.write_text(
             "version: 0.1\n"
@@ -383,7 +387,7 @@ class TestRegistry:
             "  delete:\n    enabled: true\n"
             f"http:\n  addr: 127.0.0.1:{self.port}\n"
             f"  tls:\n    certificate: {cert}\n    key: {key}\n"
-            f"auth:\n{auth}"
+            + (f"auth:\n{auth}" if auth else "")
         )
         return config
 
@@ -429,6 +433,8 @@ class TestRegistry:
     # -- content ---------------------------------------------------------------------
 
     def _admin_headers(self, client: httpx.Client, repository: str) -> dict[str, str]:
+        if self.auth == "none":
+            return {}
         if self.issuer is None:
             pair = f"{ADMIN[0]}:{ADMIN[1]}".encode()
             return {"authorization": "Basic " + base64.b64encode(pair).decode()}
@@ -494,7 +500,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--dir", default=".demo-registry", help="where its files go")
-    parser.add_argument("--auth", choices=["basic", "token"], default="basic")
+    parser.add_argument("--auth", choices=["basic", "token", "none"], default="basic")
     args = parser.parse_args()
     directory = Path(args.dir).resolve()
     if directory.exists():

@@ -45,7 +45,8 @@ def test_right_credentials_are_verified(registry, test_ca):
     result = check(test_ca, registry.host, "team/app", PULLER)
     assert result.verification.state is S.VERIFIED, result.verification.reason
     assert registry.host in result.verification.reason
-    assert result.verification.checked_at is not None
+    assert result.verification.checked_at.tzinfo is UTC
+    assert abs(datetime.now(UTC) - result.verification.checked_at) < timedelta(seconds=10)
     assert result.api_version == "registry/2.0"
     if registry.auth == "token":
         assert result.auth_scheme is AuthScheme.BEARER
@@ -53,6 +54,17 @@ def test_right_credentials_are_verified(registry, test_ca):
     else:
         assert result.auth_scheme is AuthScheme.BASIC
         assert result.token_realm_host == ""
+
+
+def test_an_open_registry_lets_anyone_pull(open_registry, test_ca):
+    # No challenge on /v2/: the repository is checked anonymously (the credentials
+    # are not sent, and cannot be wrong).
+    result = check(test_ca, open_registry.host, "team/app", ("anyone", "anything"))
+    assert result.verification.state is S.VERIFIED, result.verification.reason
+    assert result.auth_scheme is AuthScheme.NONE and result.api_version == "registry/2.0"
+    absent = check(test_ca, open_registry.host, "team/absent", PULLER)
+    assert absent.verification.state is S.REPOSITORY_NOT_FOUND
+    assert "GET /v2/team/app/tags/list" in open_registry.log_text()
 
 
 def test_a_wrong_password_is_rejected(registry, test_ca):

@@ -7,6 +7,8 @@
   `pull-pass`) may pull everything on the basic one and `team/app` (and
   `team/absent`) on the token one; `outsider` (`outsider-pass`) on the token one may
   pull only `other/thing`.
+- `open_registry`: the reference registry without authentication (anyone may pull),
+  `team/app:1.0` in it.
 - `checking_env`: the environment a LiveServer needs to check against them: checks
   on (the default policy), loopback allowed, the test CA trusted.
 - Servers a check must not accept, each with `.host` (`127.0.0.1:PORT`) and
@@ -54,6 +56,12 @@ def token_registry(test_ca, tmp_path_factory) -> Iterator[TestRegistry]:
     with TestRegistry(tmp_path_factory.mktemp("token-registry"), test_ca, "token") as registry:
         registry.add_user(*PULLER, pull={"team/app", "team/absent"})
         registry.add_user(*OUTSIDER, pull={"other/thing"})
+        yield registry
+
+
+@pytest.fixture(scope="session")
+def open_registry(test_ca, tmp_path_factory) -> Iterator[TestRegistry]:
+    with TestRegistry(tmp_path_factory.mktemp("open-registry"), test_ca, "none") as registry:
         yield registry
 
 
