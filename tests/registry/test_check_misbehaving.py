@@ -227,3 +227,35 @@ def test_a_token_service_with_an_untrusted_certificate_is_a_tls_error(
     (result,) = checks(test_ca, (registry.host, "team/app", PULLER))
     assert result.verification.state is S.TLS_ERROR
     assert "token service" in result.verification.reason
+
+
+def test_a_web_site_behind_basic_auth_is_not_a_registry(serve, test_ca):
+    """It challenges /v2/ and accepts the credentials, but speaks no registry API."""
+
+    def site(h: Handler) -> None:
+        if h.headers.get("authorization") != GOOD:
+            answer(h, 401, b"login", {"www-authenticate": 'Basic realm="intranet"'})
+        elif h.path == "/v2/":
+            answer(h, 200, b"<html>version 2 of our site</html>")
+        else:
+            answer(h, 404, b"<html>not found</html>")
+
+    (result,) = checks(test_ca, (serve(site).host, "team/app", PULLER))
+    assert result.verification.state is S.NOT_A_REGISTRY
+    assert "Docker-Distribution-API-Version" in result.verification.reason
+
+
+def test_a_registry_behind_a_proxy_without_the_header_still_counts(serve, test_ca):
+    """An nginx in front of a registry may drop the API header from its own 401s;
+    the registry's error body still tells a registry (NAME_UNKNOWN)."""
+
+    def proxied(h: Handler) -> None:
+        if h.headers.get("authorization") != GOOD:
+            answer(h, 401, b"", {"www-authenticate": 'Basic realm="proxy"'})
+        elif h.path == "/v2/":
+            answer(h, 200, b"{}")
+        else:
+            answer(h, 404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"unknown"}]}')
+
+    (result,) = checks(test_ca, (serve(proxied).host, "team/absent", PULLER))
+    assert result.verification.state is S.REPOSITORY_NOT_FOUND

@@ -237,6 +237,16 @@ class RegistryClient:
             authorization = f"Bearer {token.token}"
 
         tags = await self._get(host, f"{base}/v2/{path}/tags/list?n=1", authorization)
+        if not facts["api_version"]:
+            facts["api_version"] = tags.headers.get(_API_VERSION_HEADER, "")[:64]
+        if tags.status == 404 and not facts["api_version"] and not tags.error_codes():
+            # A web site behind Basic auth passes /v2/ with the credentials; only a
+            # registry error body or the API header tells a registry's 404.
+            raise PullRefused(
+                S.NOT_A_REGISTRY,
+                f"{host} answered neither /v2/ nor tags/list as a registry "
+                "(no Docker-Distribution-API-Version header, no registry error)",
+            )
         if tags.status == 200:
             return _outcome(S.VERIFIED, f"{host} lets these credentials pull {path}")
         if tags.status == 404 and "NAME_UNKNOWN" in tags.error_codes():
