@@ -37,3 +37,9 @@ BASE ?= HEAD~1
 .PHONY: bench-ab
 bench-ab: setup $(GHZ) ## A/B of Get, List, Create, Update against BASE (default HEAD~1), same run
 	$(PY) bench/ab.py --base $(BASE) --ghz $(GHZ)
+
+# Get and List with the background credential re-checks busy against a real registry,
+# against the same server without them, interleaved (bench/checks.py).
+.PHONY: bench-checks
+bench-checks: setup $(GHZ) ## Get and List with background credential checks running vs not, same run
+	$(PY) bench/checks.py --ghz $(GHZ)

@@ -29,6 +29,8 @@ from extrepo.v1 import registry_service_pb2 as registry_pb
 from extrepo.v1 import registry_service_pb2_grpc as registry_pb_grpc
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
+from extrepo.v1 import usage_service_pb2 as usage_pb
+from extrepo.v1 import usage_service_pb2_grpc as usage_pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -37,6 +39,7 @@ from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
 from .domain.rechecks import Rechecker
 from .domain.registries import RegistryCatalog
+from .domain.usages import UsageCatalog
 from .domain.verification import Policy, Schedule, Verifier
 from .registry.addresses import AddressPolicy
 from .registry.client import RegistryClient
@@ -44,6 +47,7 @@ from .security.authentication import Authenticator
 from .security.check_budget import CheckBudget
 from .security.credentials import Keyring
 from .security.cursors import CursorSigner
+from .security.mesh import MeshAuthenticator, load_policy
 from .security.throttle import FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
@@ -51,10 +55,12 @@ from .storage.checks import CheckStore
 from .storage.database import create_engine
 from .storage.registries import RegistryStore
 from .storage.repositories import RepositoryStore
-from .transport.interceptor import CallInterceptor
+from .storage.usages import UsageStore
+from .transport.interceptor import CallInterceptor, MeshInterceptor
 from .transport.registry_servicer import RegistryServicer
 from .transport.servicer import RepositoryServicer
 from .transport.shutdown import GracefulShutdown, HealthServicer, ShutdownGate
+from .transport.usage_servicer import UsageServicer
 
 log = logging.getLogger("extrepo.server")
 
@@ -74,6 +80,7 @@ class Components:
     verifier: Verifier  # credential checks, with the configured policy
     checks: CheckStore  # the background re-checks' queue
     registry_store: RegistryStore  # the registries of namespaces (read-only)
+    usages: UsageStore  # which consumers use which repositories (internal listener)
     plain_http_hosts: frozenset[str]
     check_timeout_seconds: float
     recheck_per_host: int
@@ -157,6 +164,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
         ),
         checks=CheckStore(engine),
         registry_store=RegistryStore(engine),
+        usages=UsageStore(engine),
         plain_http_hosts=settings.registry_plain_http_host_set,
         check_timeout_seconds=settings.registry_timeout_seconds,
         recheck_per_host=settings.recheck_per_host,
@@ -178,6 +186,58 @@ def start_rechecks(components: Components) -> Rechecker | None:
         return None
     rechecker.start()
     return rechecker
+
+
+def internal_services(components: Components) -> list[Service]:
+    """The services of the internal listener: what mesh services call."""
+    usages = UsageCatalog(components.usages, components.accounts)
+    return [
+        Service(
+            usage_pb.DESCRIPTOR.services_by_name["UsageService"].full_name,
+            lambda server: usage_pb_grpc.add_UsageServiceServicer_to_server(
+                UsageServicer(usages), server
+            ),
+        ),
+    ]
+
+
+async def create_internal_server(
+    settings: Settings, components: Components
+) -> tuple[grpc.aio.Server, int]:
+    """The internal listener, started: mutual TLS (a client certificate from the mesh
+    CA is required by the handshake), callers known by their certificate's identity
+    and the mesh policy file; health and reflection open as on the public one."""
+    assert settings.internal_address is not None
+    assert settings.internal_tls_cert_file and settings.internal_tls_key_file
+    assert settings.mesh_ca_file and settings.mesh_policy_file
+    authenticator = MeshAuthenticator(load_policy(settings.mesh_policy_file))
+    server = grpc.aio.server(
+        interceptors=[MeshInterceptor(authenticator, open_services=OPEN_SERVICES)]
+    )
+    services = internal_services(components)
+    for service in services:
+        service.add_to(server)
+    health_servicer = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [service.name for service in services]
+    reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
+    credentials = grpc.ssl_server_credentials(
+        [
+            (
+                settings.internal_tls_key_file.read_bytes(),
+                settings.internal_tls_cert_file.read_bytes(),
+            )
+        ],
+        root_certificates=settings.mesh_ca_file.read_bytes(),
+        require_client_auth=True,
+    )
+    port = server.add_secure_port(settings.internal_address, credentials)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.internal_address}")
+    await server.start()
+    for name in ("", *names):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return server, port
 
 
 async def create_server(
@@ -230,6 +290,10 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     verify_keyring(components.keyring, components.engine, settings)
     _, port, shutdown = await create_server(settings, components)
     rechecks = start_rechecks(components)
+    internal = None
+    if settings.internal_address is not None:
+        internal, internal_port = await create_internal_server(settings, components)
+        log.info("serving mesh services", extra={"internal_port": internal_port})
     host = settings.address.rpartition(":")[0]
     log.info("serving", extra={"address": f"{host}:{port}", "database": safe_url(settings)})
     if port_file is not None:
@@ -263,11 +327,14 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         },
     )
     await shutdown.run()
+    if internal is not None:
+        await internal.stop(settings.shutdown_grace_seconds)
     if rechecks is not None:
         await rechecks.stop()
     await components.registries.aclose()
     components.checks.close()
     components.registry_store.close()
+    components.usages.close()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")

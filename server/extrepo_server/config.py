@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.verification import Policy
 from .registry.addresses import AddressPolicy
+from .security.mesh import load_policy
 from .security.throttle import IpNetwork, parse_networks
 from .storage.database import check_database_url, sqlite_url_for
 
@@ -123,6 +124,27 @@ class Settings(BaseSettings):
         description="a PEM file of CA certificates trusted for registries, in addition "
         "to the system's",
     )
+    # The internal listener, for mesh services (README, "The mesh side").
+    internal_address: str | None = Field(
+        default=None,
+        description="host:port of the internal listener (mutual TLS, mesh services only); "
+        "unset: none",
+    )
+    internal_tls_cert_file: Path | None = Field(
+        default=None, description="the internal listener's certificate (PEM, with its chain)"
+    )
+    internal_tls_key_file: Path | None = Field(
+        default=None, description="the internal listener's private key (PEM)"
+    )
+    mesh_ca_file: Path | None = Field(
+        default=None,
+        description="the CA (PEM) whose client certificates the internal listener accepts",
+    )
+    mesh_policy_file: Path | None = Field(
+        default=None,
+        description="the TOML file mapping mesh identities to the namespaces and calls "
+        "they may use",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_flush_seconds: float = Field(
         default=0.2,
@@ -203,6 +225,27 @@ class Settings(BaseSettings):
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
         return value
+
+    @model_validator(mode="after")
+    def _check_internal_listener(self) -> Settings:
+        if self.internal_address is None:
+            return self
+        self._check_address(self.internal_address)
+        for name in (
+            "internal_tls_cert_file",
+            "internal_tls_key_file",
+            "mesh_ca_file",
+            "mesh_policy_file",
+        ):
+            value = getattr(self, name)
+            if value is None:
+                raise ValueError(
+                    f"EXTREPO_{name.upper()} is required with EXTREPO_INTERNAL_ADDRESS"
+                )
+            if not value.is_file():
+                raise ValueError(f"EXTREPO_{name.upper()}: {str(value)[:200]} is not a file")
+        load_policy(self.mesh_policy_file)  # MeshPolicyError (a ValueError) says what is wrong
+        return self
 
     @field_validator("log_level")
     @classmethod

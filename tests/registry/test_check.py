@@ -5,6 +5,7 @@ servers that are not what they should be: every outcome a check can have."""
 from __future__ import annotations
 
 import asyncio
+import http.server
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -13,12 +14,7 @@ from extrepo_server.domain.ports import AuthScheme, PullCredentials, Verificatio
 from extrepo_server.registry.addresses import AddressPolicy
 from extrepo_server.registry.client import PullRefused, RegistryClient
 
-from harness.registries import (
-    ADMIN,
-    HttpsServer,
-    TestCA,
-    TestRegistry,
-)
+from harness.registries import ADMIN, HttpsServer, TestCA, TestRegistry, answer
 from tests.support.registries import OUTSIDER, PULLER
 
 S = VerificationState
@@ -205,6 +201,32 @@ def test_the_admin_seeded_an_image(basic_registry):
     with httpx.Client(verify=basic_registry.ca.client_context()) as client:
         tags = client.get(f"https://{basic_registry.host}/v2/team/app/tags/list", auth=ADMIN)
     assert tags.json() == {"name": "team/app", "tags": ["1.0"]}
+
+
+@pytest.mark.parametrize(
+    ("manifest_status", "state"),
+    [(200, S.VERIFIED), (404, S.REPOSITORY_NOT_FOUND), (401, S.PULL_DENIED)],
+)
+def test_a_registry_without_tags_list_is_checked_with_a_manifest_head(
+    test_ca, manifest_status, state
+):
+    def handle(handler: http.server.BaseHTTPRequestHandler) -> None:
+        v2 = {"docker-distribution-api-version": "registry/2.0"}
+        if handler.path == "/v2/":
+            answer(handler, 200, b"{}", v2)
+        elif handler.path.startswith("/v2/team/app/tags/list"):
+            answer(handler, 405, b"{}", v2)
+        else:
+            answer(handler, manifest_status, b"", v2)
+
+    server = HttpsServer(test_ca.server_context("notags"), handle)
+    try:
+        result = check(test_ca, server.host, "team/app", PULLER)
+    finally:
+        server.close()
+    assert result.verification.state is state, result.verification.reason
+    assert result.auth_scheme is AuthScheme.NONE
+    assert ("HEAD", "/v2/team/app/manifests/latest") in [(m, p) for m, p, _ in server.requests]
 
 
 # -- pull tokens (what deployers will be handed instead of the password) --------------

@@ -69,10 +69,11 @@ def error_from(response: httpx.Response) -> ApiError:
             ]
         elif detail.get("@type") == ERROR_INFO_TYPE:
             reason, metadata = detail.get("reason", ""), detail.get("metadata") or {}
-    # 400 stands for more than one code (INVALID_ARGUMENT, FAILED_PRECONDITION, ...):
+    # 400 and 409 stand for more than one code (400: INVALID_ARGUMENT or FAILED_PRECONDITION;
+    # 409: ALREADY_EXISTS or a FAILED_PRECONDITION the gateway answers as a conflict):
     # the body's gRPC code tells which.
     if (
-        response.status_code == 400
+        response.status_code in (400, 409)
         and body.get("code") == grpc.StatusCode.FAILED_PRECONDITION.value[0]
     ):
         code = grpc.StatusCode.FAILED_PRECONDITION

@@ -66,8 +66,28 @@ func (e *errorWriter) handle(_ context.Context, _ *runtime.ServeMux, _ runtime.M
 	}
 	if httpStatus == 0 {
 		httpStatus = runtime.HTTPStatusFromCode(s.Code())
+		if conflicts(s) {
+			httpStatus = http.StatusConflict
+		}
 	}
 	e.write(w, r, httpStatus, s)
+}
+
+// conflictReasons are the server's FAILED_PRECONDITION reasons that mean the
+// resource's state conflicts with the request (RFC 9110 §15.5.10: 409), not
+// that the request is wrong (grpc-gateway's 400 for the code).
+var conflictReasons = map[string]bool{"REPOSITORY_IN_USE": true}
+
+func conflicts(s *status.Status) bool {
+	if s.Code() != codes.FailedPrecondition {
+		return false
+	}
+	for _, d := range s.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == serverErrorDomain {
+			return conflictReasons[info.GetReason()]
+		}
+	}
+	return false
 }
 
 // write answers httpStatus with the body of s.

@@ -340,3 +340,41 @@ class RegistryStore(Protocol):
     def page(self, namespace: NamespaceGrant, window: Window) -> tuple[list[RegistryRecord], int]:
         """A page in host order, and how many registries the namespace uses."""
         ...
+
+
+class UsageRecord(NamedTuple):
+    """One consumer's use of one repository."""
+
+    namespace: str
+    repository: str
+    consumer: str
+    recorded_by: str
+    created_at: datetime
+
+
+class UsageStore(Protocol):
+    """Usages of repositories (storage.usages). Errors: NotFound (no such repository)."""
+
+    async def add(
+        self, namespace: NamespaceGrant, name: str, consumer: str, recorded_by: str
+    ) -> tuple[UsageRecord, bool]:
+        """Record a usage (idempotent); whether this call recorded it."""
+        ...
+
+    async def remove(
+        self, namespace: NamespaceGrant, name: str, consumer: str
+    ) -> tuple[bool, bool]:
+        """Remove a usage if recorded: (whether it was, whether others remain)."""
+        ...
+
+    def page(
+        self, namespace: NamespaceGrant, name: str, after: str, limit: int
+    ) -> tuple[list[UsageRecord], int]: ...
+
+
+class NamespaceDirectory(Protocol):
+    """Namespaces by name, for callers that name one explicitly (storage.accounts)."""
+
+    def namespace_id(self, name: str) -> int:
+        """The account id of namespace `name`; NotFound if there is none."""
+        ...

@@ -51,6 +51,14 @@ _USER_AGENT = "extrepo-registry-check"
 MAX_ANSWER_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MANIFEST_TYPES = ", ".join(
+    (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    )
+)
 # A token's lifetime when its service names none or an unusable one (the token spec's
 # default), and the longest one believed (a token is only ever cached that long).
 DEFAULT_TOKEN_SECONDS = 60
@@ -237,6 +245,26 @@ class RegistryClient:
             authorization = f"Bearer {token.token}"
 
         tags = await self._get(host, f"{base}/v2/{path}/tags/list?n=1", authorization)
+        if tags.status == 405:
+            # Some registries do not offer tags/list: a manifest HEAD proves pull access
+            # as well (no body, so a 404 cannot tell a missing repository from a
+            # missing tag: the reason says so).
+            head = await self._get(
+                host,
+                f"{base}/v2/{path}/manifests/latest",
+                authorization,
+                method="HEAD",
+                headers={"accept": _MANIFEST_TYPES},
+            )
+            if head.status == 200:
+                return _outcome(S.VERIFIED, f"{host} lets these credentials pull {path}")
+            if head.status == 404:
+                return _outcome(
+                    S.REPOSITORY_NOT_FOUND,
+                    f"{host} has no {path}:latest (it does not list tags, so no other tag "
+                    "could be tried)",
+                )
+            tags = head
         if not facts["api_version"]:
             facts["api_version"] = tags.headers.get(_API_VERSION_HEADER, "")[:64]
         if tags.status == 404 and not facts["api_version"] and not tags.error_codes():
@@ -336,24 +364,41 @@ class RegistryClient:
 
     # -- one exchange ------------------------------------------------------------
 
-    async def _get(self, host: str, url: str, authorization: str | None = None) -> _Answer:
-        """GET `url`, following same-origin redirects only, reading at most
+    async def _get(
+        self,
+        host: str,
+        url: str,
+        authorization: str | None = None,
+        *,
+        method: str = "GET",
+        headers: dict[str, str] | None = None,
+    ) -> _Answer:
+        """`method` `url`, following same-origin redirects only, reading at most
         MAX_ANSWER_BYTES. `authorization` is sent to `url`'s origin and nowhere else.
         `host` names the server in reasons (the registry, or its token service):
         whatever the exchange raises ends as PullRefused naming it."""
         try:
-            return await self._exchange(host, url, authorization)
+            return await self._exchange(host, url, authorization, method, headers or {})
         except PullRefused:
             raise
         except Exception as exc:
             raise self._failure(host, exc) from None
 
-    async def _exchange(self, host: str, url: str, authorization: str | None) -> _Answer:
+    async def _exchange(
+        self,
+        host: str,
+        url: str,
+        authorization: str | None,
+        method: str,
+        headers: dict[str, str],
+    ) -> _Answer:
         origin = _origin(url)
         _check_port(host, url)
         for _ in range(MAX_REDIRECTS + 1):
-            headers = {"authorization": authorization} if authorization else {}
-            async with self._http().stream("GET", url, headers=headers) as response:
+            sent = dict(headers or {})
+            if authorization:
+                sent["authorization"] = authorization
+            async with self._http().stream(method, url, headers=sent) as response:
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk

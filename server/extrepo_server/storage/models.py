@@ -179,3 +179,19 @@ class RegistryCount(SQLModel, table=True):
     last_check_reason: str = Field(
         default="", sa_column=sa.Column(sa.String(300), nullable=False, server_default="")
     )
+
+
+class RepositoryUsage(SQLModel, table=True):
+    """A consumer's use of a repository, recorded by a mesh service (UsageService).
+
+    `repository.in_use` is kept equal to "a usage row exists" by the same writes,
+    which lock the repository row first (usages.py), so that a delete, which refuses
+    a row in use, never races a new usage.
+    """
+
+    __tablename__ = "repository_usage"
+
+    repository_id: int = Field(foreign_key="repository.id", primary_key=True, ondelete="CASCADE")
+    consumer: str = Field(sa_column=sa.Column(NAME_TYPE, primary_key=True))
+    recorded_by: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))

@@ -20,7 +20,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import AlreadyExists, NamespaceGone, NotFound, Unavailable, quote
+from ..domain.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    NamespaceGone,
+    NotFound,
+    Unavailable,
+    quote,
+)
 from ..domain.names import MAX_NAME_LENGTH
 from ..domain.paging import Window
 from ..domain.ports import (
@@ -40,6 +47,7 @@ from .statements import PreparedStatement
 _repo = models.Repository.__table__
 _account = models.Account.__table__
 _registry_count = models.RegistryCount.__table__
+_usage = models.RepositoryUsage.__table__
 
 # What a Repository record is made of, in its field order after `namespace`.
 _RECORD_COLUMNS = (
@@ -113,6 +121,17 @@ def _not_found(name: str) -> NotFound:
     return NotFound(f"repository {_quoted(name)} not found")
 
 
+def _in_use(name: str, consumers: list[str]) -> FailedPrecondition:
+    shown = ", ".join(quote(c) for c in consumers[:3])
+    more = " and others" if len(consumers) > 3 else ""
+    return FailedPrecondition(
+        f"repository {_quoted(name)} is in use by {shown}{more}; it can be deleted once "
+        "they remove their usages",
+        reason="REPOSITORY_IN_USE",
+        metadata={"consumers": ",".join(consumers[:3])[:1000]},
+    )
+
+
 def _quoted(name: str) -> str:
     # Names reach storage validated (at most MAX_NAME_LENGTH): quoted whole, escaped.
     return quote(name, MAX_NAME_LENGTH)
@@ -184,7 +203,20 @@ class RepositoryStore:
             engine,
             _repo.insert().inline().values({c: sa.bindparam(c) for c in _INSERTED_COLUMNS}),
         )
-        self._delete = PreparedStatement(engine, _repo.delete().where(_BY_NAME))
+        # A repository in use is never deleted: the condition is in the DELETE itself,
+        # which PostgreSQL re-checks on the row's latest version after waiting for a
+        # usage write's lock (usages.py).
+        self._delete = PreparedStatement(
+            engine, _repo.delete().where(_BY_NAME, _repo.c.in_use.is_(False))
+        )
+        self._in_use_by = PreparedStatement(
+            engine,
+            sa.select(_usage.c.consumer)
+            .select_from(_repo.join(_usage, _usage.c.repository_id == _repo.c.id))
+            .where(_BY_NAME)
+            .order_by(_usage.c.consumer)
+            .limit(4),
+        )
         self._count_namespace = PreparedStatement(
             engine,
             _account.update()
@@ -536,6 +568,9 @@ class RepositoryStore:
         def remove(cursor) -> None:
             key = {"namespace_id": namespace_id, "name": name}
             if self._delete.execute_on(cursor, key) == 0:
+                consumers = [row[0] for row in self._in_use_by.all_on(cursor, key)]
+                if consumers:
+                    raise _in_use(name, consumers)
                 raise _not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
 

@@ -24,10 +24,16 @@ import grpc
 
 from ..domain.access import Principal
 from ..domain.errors import DomainError, NamespaceGone
+from ..domain.mesh import MeshPrincipal
 from ..security.authentication import Authenticator
+from ..security.mesh import MeshAuthenticator
 from .status import STATUS_DETAILS_KEY, rich_status, status_code_of
 
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("current_principal")
+# The caller on the internal listener: a mesh service (MeshInterceptor).
+current_mesh_principal: contextvars.ContextVar[MeshPrincipal] = contextvars.ContextVar(
+    "current_mesh_principal"
+)
 
 call_log = logging.getLogger("extrepo.call")
 error_log = logging.getLogger("extrepo.error")
@@ -99,6 +105,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> tuple[Principal, str]:
+        """The caller (set in its context variable) and its name for the call log."""
+        principal = self._authenticator.authenticate(
+            _metadata_value(context, "authorization"), _origin_of(context)
+        )
+        current_principal.set(principal)
+        return principal, principal.username
+
     def _wrap(
         self,
         method: str,
@@ -107,7 +121,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         *,
         authenticated: bool,
     ) -> Callable[..., Awaitable]:
-        authenticate = self._authenticator.authenticate
+        authenticate = self._authenticate
 
         async def call(body: bytes, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
@@ -116,11 +130,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             principal = None
             try:
                 if authenticated:
-                    principal = authenticate(
-                        _metadata_value(context, "authorization"), _origin_of(context)
-                    )
-                    caller = principal.username
-                    current_principal.set(principal)
+                    principal, caller = authenticate(context)
                 try:
                     request = parse(body)
                 except Exception:  # whatever the parser raises, the bytes were the caller's
@@ -128,7 +138,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     await _abort(context, code, MALFORMED_REQUEST, None)
                 return await behavior(request, context)
             except DomainError as error:
-                if isinstance(error, NamespaceGone):  # its account was deleted meanwhile
+                if isinstance(error, NamespaceGone) and isinstance(principal, Principal):
+                    # Its account was deleted meanwhile.
                     error = self._authenticator.namespace_gone(error, principal)
                 code = status_code_of(error)
                 await _abort(context, code, error.message, error)
@@ -167,15 +178,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         streams yet; health's Watch and reflection do. Authentication keeps a
         streaming RPC added later from being served to anyone. A servicer that reads
         with context.read() instead of its request iterator gets bytes."""
-        authenticate = self._authenticator.authenticate
+        authenticate = self._authenticate
 
         async def check(context: grpc.aio.ServicerContext) -> None:
             if not authenticated:
                 return
             try:
-                current_principal.set(
-                    authenticate(_metadata_value(context, "authorization"), _origin_of(context))
-                )
+                authenticate(context)
             except DomainError as error:
                 await _abort(context, status_code_of(error), error.message, error)
 
@@ -228,6 +237,21 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             request_deserializer=None,  # bytes: parsed in the call
             response_serializer=handler.response_serializer,
         )
+
+
+class MeshInterceptor(CallInterceptor):
+    """The interceptor of the internal listener: callers are mesh services, known by
+    their verified client certificate; an API key (`authorization`) means nothing
+    here."""
+
+    def __init__(self, authenticator: MeshAuthenticator, *, open_services: frozenset[str]) -> None:
+        super().__init__(authenticator, open_services=open_services)  # type: ignore[arg-type]
+        self._mesh = authenticator
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> tuple[MeshPrincipal, str]:
+        principal = self._mesh.authenticate(context)
+        current_mesh_principal.set(principal)
+        return principal, principal.identity
 
 
 async def _abort(
