@@ -148,6 +148,17 @@ def test_loopback_is_forbidden_without_the_allow_list(basic_registry, test_ca):
     assert basic_registry.log_text().count("GET /v2/") == before
 
 
+def test_the_token_realm_is_judged_by_the_policy_too(token_registry, test_ca):
+    # The registry itself is allowed (by host:port); its token service, on another
+    # loopback port, is not: the credentials never reach it.
+    issued = token_registry.issuer.issued
+    policy = AddressPolicy(token_registry.host)
+    result = check(test_ca, token_registry.host, "team/app", PULLER, policy=policy)
+    assert result.verification.state is S.ADDRESS_FORBIDDEN
+    assert token_registry.issuer.realm.split("/")[2] in result.verification.reason
+    assert token_registry.issuer.issued == issued
+
+
 def test_an_allow_listed_host_name_is_reachable(basic_registry, test_ca):
     policy = AddressPolicy(f"localhost:{basic_registry.port}")
     result = check(test_ca, f"localhost:{basic_registry.port}", "team/app", PULLER, policy=policy)

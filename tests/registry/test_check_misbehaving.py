@@ -187,6 +187,9 @@ def test_an_unusable_token_realm_is_a_registry_error(serve, test_ca, realm):
         b'{"token": 42}',
         b"[]",
         b'{"token": ""}',
+        b'{"token": "t0k3n\\r\\nx-injected: 1"}',
+        b'{"token": "t\\u00f6ken"}',
+        b'{"access_token": "two words"}',
     ],
 )
 def test_a_token_service_sending_no_token_is_a_registry_error(serve, test_ca, body):
@@ -259,3 +262,17 @@ def test_a_registry_behind_a_proxy_without_the_header_still_counts(serve, test_c
 
     (result,) = checks(test_ca, (serve(proxied).host, "team/absent", PULLER))
     assert result.verification.state is S.REPOSITORY_NOT_FOUND
+
+
+def test_an_unexpected_failure_is_a_registry_error_naming_no_secret(caplog):
+    """What no rule expects still ends a check with a state; the log names the type
+    and the place only, as an exception's text can quote what was sent."""
+    client = RegistryClient(timeout_seconds=1)
+    try:
+        raise KeyError(f"{PULLER[1]} t0k3n")
+    except KeyError as exc:
+        refused = client._failure("registry.example", exc)
+    assert refused.state is S.REGISTRY_ERROR
+    assert refused.reason == "the exchange with registry.example failed"
+    assert "KeyError" in caplog.text and "test_check_misbehaving.py" in caplog.text
+    assert PULLER[1] not in caplog.text and "t0k3n" not in caplog.text

@@ -22,8 +22,10 @@ import asyncio
 import base64
 import http.cookiejar
 import json
+import logging
 import math
 import ssl
+import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -65,6 +67,7 @@ DEFAULT_TOKEN_SECONDS = 60
 MAX_TOKEN_SECONDS = 24 * 3600
 
 S = VerificationState
+log = logging.getLogger("extrepo.registry")
 
 
 class PullRefused(Exception):
@@ -357,7 +360,7 @@ class RegistryClient:
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError, TypeError):
             document, token = {}, None
-        if not isinstance(token, str) or not token:
+        if not _usable_token(token):
             raise PullRefused(S.REGISTRY_ERROR, f"{service} sent no token")
         expires_at = datetime.now(UTC) + timedelta(seconds=_lifetime(document.get("expires_in")))
         return PullToken(token, expires_at)
@@ -434,7 +437,7 @@ class RegistryClient:
         if forbidden is not None:
             return PullRefused(
                 S.ADDRESS_FORBIDDEN,
-                f"{forbidden.host} resolves to {forbidden.address}, an address this service "
+                f"{host} is at {forbidden.address}, an address this service "
                 "does not call (loopback, private or link-local); an operator can allow it "
                 "with EXTREPO_REGISTRY_ALLOW",
             )
@@ -451,7 +454,13 @@ class RegistryClient:
         if isinstance(exc, httpx.HTTPError):
             # The connection closed early, or what came was not HTTP.
             return PullRefused(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
-        raise exc
+        # Nothing a registry does should get here; if it does, the caller still gets a
+        # state, and the log says where (the type and place only: an exception's text
+        # can quote what was sent).
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
+        where = f"{frame[0].filename}:{frame[0].lineno}" if frame[0] else "?"
+        log.warning("registry exchange with %s ended by %s at %s", host, type(exc).__name__, where)
+        return PullRefused(S.REGISTRY_ERROR, f"the exchange with {host} failed")
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -460,6 +469,18 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     authenticate the next check to that host, perhaps another user's with a wrong
     password."""
     return http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
+def _usable_token(token: object) -> bool:
+    """A bearer token is printable ASCII without spaces (RFC 6750 b64token; JWTs are):
+    anything else cannot go into an Authorization header as it is."""
+    return (
+        isinstance(token, str)
+        and len(token) > 0
+        and token.isascii()
+        and token.isprintable()
+        and " " not in token
+    )
 
 
 def _lifetime(expires_in: object) -> int:
