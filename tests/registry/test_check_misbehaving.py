@@ -276,3 +276,13 @@ def test_an_unexpected_failure_is_a_registry_error_naming_no_secret(caplog):
     assert refused.reason == "the exchange with registry.example failed"
     assert "KeyError" in caplog.text and "test_check_misbehaving.py" in caplog.text
     assert PULLER[1] not in caplog.text and "t0k3n" not in caplog.text
+
+
+def test_userinfo_in_a_realm_url_is_not_sent_instead_of_the_credentials(serve, test_ca):
+    realm = serve(lambda h: answer(h, 401, b""))
+    host = realm.host
+    registry = serve(bearer_registry(f"https://someone:else@{host}/token"))
+    (result,) = checks(test_ca, (registry.host, "team/app", (PULLER[0], "wrong")))
+    assert result.verification.state is S.CREDENTIALS_REJECTED
+    sent = header(realm.requests[0], "authorization")
+    assert sent == "Basic " + base64.b64encode(f"{PULLER[0]}:wrong".encode()).decode()

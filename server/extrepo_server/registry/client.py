@@ -28,7 +28,7 @@ import ssl
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -343,6 +343,8 @@ class RegistryClient:
                 f"{host} sends credentials to a token service over plain HTTP "
                 f"({realm_host}); list it in EXTREPO_REGISTRY_PLAIN_HTTP_HOSTS if that is intended",
             )
+        # Userinfo in a realm URL would make httpx send it instead of the credentials.
+        realm = urlunsplit(parts._replace(netloc=realm_host))
         query = {"scope": f"repository:{path}:pull"}
         if "service" in challenge.params:
             query["service"] = challenge.params["service"]
