@@ -137,7 +137,7 @@ def test_an_oversize_answer_is_a_registry_error(serve, test_ca):
 def test_same_origin_redirects_are_followed_with_the_credentials(serve, test_ca):
     def tags(h: Handler) -> None:
         if h.path.startswith("/v2/team/app/tags/list"):
-            answer(h, 307, b"", {"location": "/moved/tags"})
+            answer(h, 307, b"", {"location": f"https://x:y@{h.headers['host']}/moved/tags"})
         else:
             answer(h, 200, TAGS, V2)
 

@@ -426,7 +426,9 @@ class RegistryClient:
                     f"{host} redirected to another host ({urlsplit(target).netloc[:64]}); "
                     "credentials are not sent there",
                 )
-            url = target
+            # Without userinfo: httpx would send it in place of `authorization`.
+            moved = urlsplit(target)
+            url = urlunsplit(moved._replace(netloc=moved.netloc.rpartition("@")[2]))
         raise PullRefused(S.REGISTRY_ERROR, f"{host} redirected more than {MAX_REDIRECTS} times")
 
     def _failure(self, host: str, exc: BaseException) -> PullRefused:
