@@ -2,8 +2,10 @@
 (distribution 2.8, the reference implementation) on a free loopback port, over TLS
 from a throwaway CA, with one small image in `team/app`.
 
-Two ways to authenticate, as registries in the field do:
-- `basic`: htpasswd (bcrypt entries); every user may pull everything.
+Three ways to authenticate, as registries in the field do:
+- `none`: anyone may pull (and push).
+- `basic`: htpasswd (bcrypt entries); every user may pull everything. Passwords can
+  change while it runs (`set_password`): the registry re-reads the file.
 - `token`: the Docker token flow. `TokenIssuer` (below) is the token service: it
   checks Basic credentials against its own users and signs JWTs (ES256, the signing
   certificate in the `x5c` header) that the registry verifies against the issuer's
