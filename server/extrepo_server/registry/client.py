@@ -29,10 +29,13 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import httpcore
 import httpx
 
+from ..domain.errors import DomainError, FailedPrecondition, Unavailable
 from ..domain.ports import (
     AuthScheme,
     Challenge,
+    PullAccess,
     PullCredentials,
+    PullKind,
     RegistryCheck,
     RegistryPing,
     RegistryPingOutcome,
@@ -266,6 +269,30 @@ class RegistryClient:
             raise _Stop(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
         raise _Stop(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
 
+    async def pull_access(self, host: str, path: str, credentials: PullCredentials) -> PullAccess:
+        """What a runtime needs to pull `host/path`: a token from the registry's
+        token flow, the credentials themselves for a Basic registry, or nothing for
+        an open one. FailedPrecondition if the registry refuses the credentials,
+        Unavailable if it cannot be asked."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                ping = await self._get(host, f"{self.base_url(host)}/v2/")
+                if ping.status == 200:
+                    return PullAccess(PullKind.ANONYMOUS)
+                challenge = parse_challenge(ping.headers.get("www-authenticate", ""))
+                if ping.status != 401 or challenge is None:
+                    raise _Stop(S.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {ping.status}")
+                if challenge.scheme == "basic":
+                    return PullAccess(PullKind.PASSWORD)
+                if challenge.scheme != "bearer":
+                    raise _Stop(S.NOT_A_REGISTRY, f"{host} asks for {challenge.scheme[:20]} auth")
+                token = await self._token(host, challenge, path, credentials, {})
+                return PullAccess(PullKind.TOKEN, token.token, token.expires_in_seconds)
+        except _Stop as stop:
+            raise _pull_error(stop) from None
+        except Exception as exc:
+            raise _pull_error(self._failure(host, exc)) from None
+
     async def _token(
         self,
         host: str,
@@ -315,7 +342,8 @@ class RegistryClient:
         try:
             document = json.loads(answer.body)
             token = document.get("token") or document.get("access_token")
-            expires_in = int(document.get("expires_in") or 60)
+            # The spec's default lifetime is 60 s; a longer claim is taken as given.
+            expires_in = max(1, int(document.get("expires_in") or 60))
         except (ValueError, AttributeError, TypeError):
             token = None
         if not isinstance(token, str) or not token:
@@ -389,6 +417,19 @@ class RegistryClient:
                 S.REGISTRY_UNREACHABLE, f"{host} broke the exchange ({type(exc).__name__})"
             )
         raise exc
+
+
+def _pull_error(stop: _Stop) -> DomainError:
+    if stop.state is S.CREDENTIALS_REJECTED:
+        return FailedPrecondition(
+            f"cannot get pull access: {stop.reason}; update the stored credentials",
+            reason=stop.state.name,
+        )
+    if stop.state is S.ADDRESS_FORBIDDEN:
+        return FailedPrecondition(stop.reason, reason=stop.state.name)
+    return Unavailable(
+        f"cannot get pull access now: {stop.reason}; retry later", reason=stop.state.name
+    )
 
 
 def _basic(credentials: PullCredentials) -> str:
