@@ -65,6 +65,7 @@ from .transport.pull_access_servicer import PullAccessServicer
 from .transport.registry_servicer import RegistryServicer
 from .transport.servicer import RepositoryServicer
 from .transport.shutdown import GracefulShutdown, HealthServicer, ShutdownGate
+from .transport.tls import ReloadingCredentials
 from .transport.usage_servicer import UsageServicer
 
 log = logging.getLogger("extrepo.server")
@@ -242,16 +243,9 @@ async def create_internal_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
-    credentials = grpc.ssl_server_credentials(
-        [
-            (
-                settings.internal_tls_key_file.read_bytes(),
-                settings.internal_tls_cert_file.read_bytes(),
-            )
-        ],
-        root_certificates=settings.mesh_ca_file.read_bytes(),
-        require_client_auth=True,
-    )
+    credentials = ReloadingCredentials(
+        settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
+    ).server_credentials()
     port = server.add_secure_port(settings.internal_address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {settings.internal_address}")
@@ -289,7 +283,11 @@ async def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
-    port = server.add_insecure_port(settings.address)
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        credentials = ReloadingCredentials(settings.tls_cert_file, settings.tls_key_file)
+        port = server.add_secure_port(settings.address, credentials.server_credentials())
+    else:
+        port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
     await server.start()
