@@ -175,3 +175,43 @@ def test_every_hand_out_is_recorded_without_its_secret(pulling, token_registry):
     log = pulling.server.log_text()
     assert "pull access handed out" in log
     assert PULLER[1] not in log and "eyJ" not in log
+
+
+def test_a_slow_registry_delays_only_its_own_requests(pulling, token_registry, test_ca):
+    import http.server
+    import threading
+    import time
+
+    from harness.registries import HttpsServer, answer
+
+    def slow(handler: http.server.BaseHTTPRequestHandler) -> None:
+        if handler.path == "/v2/":
+            realm = f"https://127.0.0.1:{server.port}/token"
+            answer(handler, 401, b"{}", {"www-authenticate": f'Bearer realm="{realm}",service="s"'})
+        else:  # the token service takes its time
+            time.sleep(2)
+            answer(handler, 200, b'{"token": "slow-token", "expires_in": 300}')
+
+    server = HttpsServer(test_ca.server_context("slow"), slow)
+    fast_name = f"{token_registry.host}/team/app"
+    if fast_name not in [r["name"] for r in pulling.api.list(name=fast_name)["objects"]]:
+        pulling.api.create(fast_name, *PULLER)
+    slow_name = f"{server.host}/team/app"
+    pulling.api.create(slow_name, *PULLER)
+    finished: list[str] = []
+    try:
+        slow_call = threading.Thread(
+            target=lambda: (pulling.access(slow_name), finished.append("slow"))
+        )
+        slow_call.start()
+        time.sleep(0.3)  # the slow request is waiting on its token service
+        # A new token from the fast registry (the cache is bypassed: another consumer's
+        # repository would do the same).
+        token_registry.issuer.users[PULLER[0]].pull.add("team/other2")
+        pulling.api.create(f"{token_registry.host}/team/other2", *PULLER)
+        pulling.access(f"{token_registry.host}/team/other2")
+        finished.append("fast")
+        slow_call.join()
+    finally:
+        server.close()
+    assert finished == ["fast", "slow"]
