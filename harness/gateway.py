@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -49,14 +50,21 @@ def build_gateway() -> Path:
     return GATEWAY_BIN
 
 
-def wait_healthy(base_url: str, deadline: float, process: subprocess.Popen | None = None) -> None:
+def wait_healthy(
+    base_url: str,
+    deadline: float,
+    process: subprocess.Popen | None = None,
+    context: ssl.SSLContext | None = None,
+) -> None:
     """Wait until GET {base_url}/healthz answers 200 (the gRPC server is serving)."""
     last: object = None
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"gateway exited with {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as reply:  # noqa: S310
+            with urllib.request.urlopen(  # noqa: S310 - our own base URL
+                f"{base_url}/healthz", timeout=2, context=context
+            ) as reply:
                 if reply.status == 200:
                     return
                 last = reply.status
@@ -73,6 +81,7 @@ def start_gateway(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     wait: bool = True,
+    https_ca: Path | None = None,
 ) -> tuple[str, Callable[[], int]]:
     """Start the gateway in front of `grpc_address`; returns (base_url, stop).
 
@@ -80,7 +89,9 @@ def start_gateway(
     gateway's access log goes to `log_path` (a temporary file by default).
     `args` are more flags, `env` more environment variables. With
     `wait=False` it returns once the gateway listens, without waiting for the
-    gRPC server to be healthy (for a gateway in front of no server).
+    gRPC server to be healthy (for a gateway in front of no server). With
+    `https_ca` (and -tls-cert/-tls-key in `args`), the base URL is https and is
+    checked with that CA.
     """
     binary = build_gateway()
     workdir = Path(tempfile.mkdtemp(prefix="extrepo-gateway-"))
@@ -122,9 +133,11 @@ def start_gateway(
             if time.monotonic() > deadline:
                 raise TimeoutError(f"gateway did not start:\n{log_path.read_text()}")
             time.sleep(0.02)
-        base_url = f"http://127.0.0.1:{int(port_file.read_text())}"
+        scheme = "https" if https_ca is not None else "http"
+        base_url = f"{scheme}://127.0.0.1:{int(port_file.read_text())}"
+        context = None if https_ca is None else ssl.create_default_context(cafile=str(https_ca))
         if wait:
-            wait_healthy(base_url, deadline, process)
+            wait_healthy(base_url, deadline, process, context)
     except BaseException:
         stop()
         raise

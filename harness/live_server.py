@@ -33,6 +33,7 @@ class LiveServer:
         *,
         database_url: str | None = None,
         env: dict[str, str] | None = None,
+        tls_ca: bytes | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,9 @@ class LiveServer:
         self._process: subprocess.Popen | None = None
         self.port: int | None = None
         self.log_path = self.data_dir / "server.log"
+        # The CA of the public listener's certificate, when it serves TLS
+        # (EXTREPO_TLS_CERT_FILE in env): health is then checked over TLS.
+        self.tls_ca = tls_ca
         self._admin: Admin | None = None
 
     # -- process -------------------------------------------------------------
@@ -85,8 +89,15 @@ class LiveServer:
         self._wait_serving(deadline)
         return self
 
+    def channel(self) -> grpc.Channel:
+        """A channel to the public listener (over TLS when it serves TLS)."""
+        if self.tls_ca is None:
+            return grpc.insecure_channel(self.address)
+        credentials = grpc.ssl_channel_credentials(root_certificates=self.tls_ca)
+        return grpc.secure_channel(self.address, credentials)
+
     def _wait_serving(self, deadline: float) -> None:
-        with grpc.insecure_channel(self.address) as channel:
+        with self.channel() as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 try:

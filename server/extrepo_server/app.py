@@ -25,6 +25,8 @@ from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
+from extrepo.v1 import pull_access_service_pb2 as pull_pb
+from extrepo.v1 import pull_access_service_pb2_grpc as pull_pb_grpc
 from extrepo.v1 import registry_service_pb2 as registry_pb
 from extrepo.v1 import registry_service_pb2_grpc as registry_pb_grpc
 from extrepo.v1 import repository_service_pb2 as pb
@@ -37,6 +39,7 @@ from grpc_reflection.v1alpha import reflection
 from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
 from .domain.catalog import RepositoryCatalog
+from .domain.pull_access import PullAccessCatalog
 from .domain.rechecks import Rechecker
 from .domain.registries import RegistryCatalog
 from .domain.usages import UsageCatalog
@@ -53,13 +56,16 @@ from .storage import schema
 from .storage.accounts import AccountStore
 from .storage.checks import CheckStore
 from .storage.database import create_engine
+from .storage.handouts import HandoutStore
 from .storage.registries import RegistryStore
 from .storage.repositories import RepositoryStore
 from .storage.usages import UsageStore
 from .transport.interceptor import CallInterceptor, MeshInterceptor
+from .transport.pull_access_servicer import PullAccessServicer
 from .transport.registry_servicer import RegistryServicer
 from .transport.servicer import RepositoryServicer
 from .transport.shutdown import GracefulShutdown, HealthServicer, ShutdownGate
+from .transport.tls import ReloadingCredentials
 from .transport.usage_servicer import UsageServicer
 
 log = logging.getLogger("extrepo.server")
@@ -81,6 +87,7 @@ class Components:
     checks: CheckStore  # the background re-checks' queue
     registry_store: RegistryStore  # the registries of namespaces (read-only)
     usages: UsageStore  # which consumers use which repositories (internal listener)
+    handouts: HandoutStore  # the record of pull access handed to mesh services
     plain_http_hosts: frozenset[str]
     check_timeout_seconds: float
     recheck_per_host: int
@@ -165,6 +172,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
         checks=CheckStore(engine),
         registry_store=RegistryStore(engine),
         usages=UsageStore(engine),
+        handouts=HandoutStore(engine),
         plain_http_hosts=settings.registry_plain_http_host_set,
         check_timeout_seconds=settings.registry_timeout_seconds,
         recheck_per_host=settings.recheck_per_host,
@@ -190,12 +198,26 @@ def start_rechecks(components: Components) -> Rechecker | None:
 
 def internal_services(components: Components) -> list[Service]:
     """The services of the internal listener: what mesh services call."""
+    assert components.keyring is not None, "pull access needs the credential keyring"
     usages = UsageCatalog(components.usages, components.accounts)
+    pull_access = PullAccessCatalog(
+        components.repositories,
+        components.keyring,
+        components.registries,
+        components.accounts,
+        components.handouts,
+    )
     return [
         Service(
             usage_pb.DESCRIPTOR.services_by_name["UsageService"].full_name,
             lambda server: usage_pb_grpc.add_UsageServiceServicer_to_server(
                 UsageServicer(usages), server
+            ),
+        ),
+        Service(
+            pull_pb.DESCRIPTOR.services_by_name["PullAccessService"].full_name,
+            lambda server: pull_pb_grpc.add_PullAccessServiceServicer_to_server(
+                PullAccessServicer(pull_access), server
             ),
         ),
     ]
@@ -221,16 +243,9 @@ async def create_internal_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
-    credentials = grpc.ssl_server_credentials(
-        [
-            (
-                settings.internal_tls_key_file.read_bytes(),
-                settings.internal_tls_cert_file.read_bytes(),
-            )
-        ],
-        root_certificates=settings.mesh_ca_file.read_bytes(),
-        require_client_auth=True,
-    )
+    credentials = ReloadingCredentials(
+        settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
+    ).server_credentials()
     port = server.add_secure_port(settings.internal_address, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {settings.internal_address}")
@@ -268,7 +283,11 @@ async def create_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
-    port = server.add_insecure_port(settings.address)
+    if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+        credentials = ReloadingCredentials(settings.tls_cert_file, settings.tls_key_file)
+        port = server.add_secure_port(settings.address, credentials.server_credentials())
+    else:
+        port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
     await server.start()
@@ -335,6 +354,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components.checks.close()
     components.registry_store.close()
     components.usages.close()
+    components.handouts.close()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")

@@ -124,6 +124,14 @@ class Settings(BaseSettings):
         description="a PEM file of CA certificates trusted for registries, in addition "
         "to the system's",
     )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="serve the public gRPC listener over TLS with this certificate (PEM, "
+        "with its chain), reloaded when the file changes; unset: plaintext",
+    )
+    tls_key_file: Path | None = Field(
+        default=None, description="the private key of EXTREPO_TLS_CERT_FILE (PEM)"
+    )
     # The internal listener, for mesh services (README, "The mesh side").
     internal_address: str | None = Field(
         default=None,
@@ -225,6 +233,15 @@ class Settings(BaseSettings):
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
         return value
+
+    @model_validator(mode="after")
+    def _check_public_tls(self) -> Settings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("EXTREPO_TLS_CERT_FILE and EXTREPO_TLS_KEY_FILE go together")
+        for path in (self.tls_cert_file, self.tls_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"{str(path)[:200]} is not a file")
+        return self
 
     @model_validator(mode="after")
     def _check_internal_listener(self) -> Settings:

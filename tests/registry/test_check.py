@@ -10,9 +10,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from extrepo_server.domain.ports import AuthScheme, PullCredentials, VerificationState
+from extrepo_server.domain.errors import FailedPrecondition, Unavailable
+from extrepo_server.domain.ports import (
+    AuthScheme,
+    PullCredentials,
+    PullKind,
+    VerificationState,
+)
 from extrepo_server.registry.addresses import AddressPolicy
-from extrepo_server.registry.client import PullRefused, RegistryClient
+from extrepo_server.registry.client import RegistryClient
 
 from harness.registries import ADMIN, HttpsServer, TestCA, TestRegistry, answer
 from tests.support.registries import OUTSIDER, PULLER
@@ -240,49 +246,48 @@ def test_a_registry_without_tags_list_is_checked_with_a_manifest_head(
     assert ("HEAD", "/v2/team/app/manifests/latest") in [(m, p) for m, p, _ in server.requests]
 
 
-# -- pull tokens (what deployers will be handed instead of the password) --------------
+# -- pull access (what deployers are handed: registry/client.py pull_access) ----------
 
 
-def pull_token(ca: TestCA, host: str, path: str, credentials, *, policy=LOOPBACK):
+def pull_access(ca: TestCA, host: str, path: str, credentials, *, policy=LOOPBACK):
     async def run():
         client = RegistryClient(timeout_seconds=3, policy=policy, ca_file=str(ca.pem))
         try:
-            return await client.pull_token(host, path, PullCredentials(*credentials))
+            return await client.pull_access(host, path, PullCredentials(*credentials))
         finally:
             await client.aclose()
 
     return asyncio.run(run())
 
 
-def test_a_pull_token_pulls_its_repository_and_no_other(token_registry, test_ca):
-    import httpx
-
-    before = datetime.now(UTC)
-    token = pull_token(test_ca, token_registry.host, "team/app", PULLER)
-    assert token is not None
-    assert before + timedelta(seconds=290) <= token.expires_at <= before + timedelta(seconds=310)
+def test_pull_access_of_each_kind_of_registry(
+    token_registry, basic_registry, open_registry, test_ca
+):
+    token = pull_access(test_ca, token_registry.host, "team/app", PULLER)
+    assert token.kind is PullKind.TOKEN and token.token.startswith("eyJ")
+    assert 290 <= token.expires_in_seconds <= 300  # the test issuer's 300 s
     assert PULLER[1] not in token.token and token.token not in repr(token)
-    bearer = {"authorization": f"Bearer {token.token}"}
-    with httpx.Client(verify=test_ca.client_context()) as client:
-        base = f"https://{token_registry.host}/v2"
-        assert client.get(f"{base}/team/app/tags/list", headers=bearer).status_code == 200
-        assert client.get(f"{base}/team/absent/tags/list", headers=bearer).status_code == 401
-
-
-def test_a_registry_without_tokens_gives_none(basic_registry, test_ca):
-    assert pull_token(test_ca, basic_registry.host, "team/app", PULLER) is None
+    assert pull_access(test_ca, basic_registry.host, "team/app", PULLER).kind is PullKind.PASSWORD
+    anyone = pull_access(test_ca, open_registry.host, "team/app", ("anyone", "x"))
+    assert anyone.kind is PullKind.ANONYMOUS
 
 
 @pytest.mark.parametrize(
-    ("credentials", "host", "policy", "state"),
+    ("credentials", "where", "policy", "error", "reason"),
     [
-        ((PULLER[0], "wrong"), None, LOOPBACK, S.CREDENTIALS_REJECTED),
-        (PULLER, None, AddressPolicy(), S.ADDRESS_FORBIDDEN),
-        (PULLER, "127.0.0.1:1", LOOPBACK, S.REGISTRY_UNREACHABLE),
+        ((PULLER[0], "wrong"), "token", LOOPBACK, FailedPrecondition, "CREDENTIALS_REJECTED"),
+        (PULLER, "token", AddressPolicy(), FailedPrecondition, "ADDRESS_FORBIDDEN"),
+        (PULLER, "down", LOOPBACK, Unavailable, "REGISTRY_UNREACHABLE"),
+        (PULLER, "web", LOOPBACK, Unavailable, "NOT_A_REGISTRY"),
     ],
 )
-def test_no_pull_token_says_why(token_registry, test_ca, credentials, host, policy, state):
-    with pytest.raises(PullRefused) as refused:
-        pull_token(test_ca, host or token_registry.host, "team/app", credentials, policy=policy)
-    assert refused.value.state is state
-    assert credentials[1] not in refused.value.reason
+def test_no_pull_access_says_why(request, test_ca, credentials, where, policy, error, reason):
+    host = {
+        "token": lambda: request.getfixturevalue("token_registry").host,
+        "down": lambda: request.getfixturevalue("down_host"),
+        "web": lambda: request.getfixturevalue("web_server").host,
+    }[where]()
+    with pytest.raises(error) as refused:
+        pull_access(test_ca, host, "team/app", credentials, policy=policy)
+    assert refused.value.reason == reason
+    assert credentials[1] not in str(refused.value)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -43,6 +44,13 @@ type Option func(*options)
 
 type options struct {
 	corsOrigins []string
+	serverCA    string
+}
+
+// WithServerCA makes the gateway talk to the gRPC server over TLS, trusting the
+// CA certificates in this PEM file (EXTREPO_TLS_CERT_FILE on the server).
+func WithServerCA(pemFile string) Option {
+	return func(o *options) { o.serverCA = pemFile }
 }
 
 // WithCORSOrigins allows browser access (CORS) from these origins (see
@@ -54,9 +62,21 @@ func WithCORSOrigins(origins []string) Option {
 // New connects (lazily, as grpc.NewClient does) to the extrepo gRPC server at
 // grpcAddress and builds the HTTP handler. Close releases the connection.
 func New(ctx context.Context, grpcAddress string, logger *slog.Logger, opts ...Option) (*Gateway, error) {
-	// The gateway runs beside the server on a trusted host or network, as
-	// extrepo's gRPC server listens in plaintext; TLS belongs in front.
-	conn, err := grpc.NewClient(grpcAddress, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	// Plaintext by default: the gateway beside the server on a trusted host, as
+	// `make run` starts them. With a CA, TLS to the server (its name checked).
+	transport := insecure.NewCredentials()
+	if o.serverCA != "" {
+		tlsCredentials, err := credentials.NewClientTLSFromFile(o.serverCA, "")
+		if err != nil {
+			return nil, fmt.Errorf("server CA %s: %w", o.serverCA, err)
+		}
+		transport = tlsCredentials
+	}
+	conn, err := grpc.NewClient(grpcAddress, grpc.WithTransportCredentials(transport))
 	if err != nil {
 		return nil, fmt.Errorf("gRPC client for %s: %w", grpcAddress, err)
 	}

@@ -27,6 +27,9 @@ class MeshPrincipal:
     identity: str
     namespaces: frozenset[str]  # or {"*"}
     calls: frozenset[str]  # RPC names, or {"*"}
+    # Whether it may receive a registry password (GetPullAccess for a registry with
+    # Basic authentication only, where no token exists).
+    allow_password: bool = False
 
     def may_call(self, call: str) -> bool:
         return ANY in self.calls or call in self.calls

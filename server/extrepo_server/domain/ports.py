@@ -264,11 +264,32 @@ class RegistryCheck:
     api_version: str = ""  # the Docker-Distribution-API-Version header, e.g. registry/2.0
 
 
+class PullKind(enum.Enum):
+    TOKEN = "token"  # noqa: S105 - a kind, not a secret: a bearer token for one repository
+    PASSWORD = "password"  # noqa: S105 - a kind: the stored credentials of a Basic registry
+    ANONYMOUS = "anonymous"  # anyone may pull
+
+
+@dataclass(frozen=True)
+class PullAccess:
+    """What a runtime needs to pull one repository (never printed: repr hides it)."""
+
+    kind: PullKind
+    token: str = field(default="", repr=False)
+    expires_in_seconds: int = 0
+
+
 class Registries(Protocol):
     """Third-party registries, reached over the network (registry.client). Async:
     a check takes tens of milliseconds to seconds and must never block the loop."""
 
     async def ping(self, host: str) -> RegistryPing: ...
+
+    async def pull_access(self, host: str, path: str, credentials: PullCredentials) -> PullAccess:
+        """A bearer token scoped to pulling `path` (the token flow), or what the
+        registry's scheme allows instead. Raises FailedPrecondition (the registry
+        refused the credentials) or Unavailable (it could not be asked)."""
+        ...
 
     async def check(self, host: str, path: str, credentials: PullCredentials) -> RegistryCheck:
         """Whether `credentials` may pull `host/path`, as `docker pull` would find
@@ -378,3 +399,11 @@ class NamespaceDirectory(Protocol):
     def namespace_id(self, name: str) -> int:
         """The account id of namespace `name`; NotFound if there is none."""
         ...
+
+
+class HandoutLog(Protocol):
+    """The record of every credential hand-out to the mesh (storage.handouts)."""
+
+    async def record(
+        self, namespace: NamespaceGrant, repository: str, identity: str, kind: PullKind
+    ) -> None: ...

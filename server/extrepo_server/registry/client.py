@@ -27,16 +27,19 @@ import math
 import ssl
 import traceback
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import httpcore
 import httpx
 
+from ..domain.errors import DomainError, FailedPrecondition, Unavailable
 from ..domain.ports import (
     AuthScheme,
     Challenge,
+    PullAccess,
     PullCredentials,
+    PullKind,
     RegistryCheck,
     RegistryPing,
     RegistryPingOutcome,
@@ -70,9 +73,9 @@ S = VerificationState
 log = logging.getLogger("extrepo.registry")
 
 
-class PullRefused(Exception):
-    """No pull access, and why: a VerificationState and a reason a user can read
-    (never a credential). Raised by `pull_token`; inside `check`, it ends the check."""
+class _Stop(Exception):
+    """Ends a check with a state and a reason a user can read (never a credential),
+    raised from deep in the exchange."""
 
     def __init__(self, state: VerificationState, reason: str) -> None:
         super().__init__(reason)
@@ -98,11 +101,11 @@ class _Answer:
 
 @dataclass(frozen=True)
 class PullToken:
-    """A bearer token from a registry's token service, scoped to one repository's pull,
-    and when it stops being valid (by the service's `expires_in`, from when it answered)."""
+    """A bearer token from a registry's token service, scoped to one repository's
+    pull, and its lifetime (the service's `expires_in`, from when it answered)."""
 
     token: str = field(repr=False)
-    expires_at: datetime
+    expires_in_seconds: int
 
 
 class RegistryClient:
@@ -170,7 +173,7 @@ class RegistryClient:
         try:
             async with asyncio.timeout(self._timeout):
                 answer = await self._get(host, f"{self.base_url(host)}/v2/")
-        except PullRefused as stop:
+        except _Stop as stop:
             outcome = {
                 S.REGISTRY_UNREACHABLE: RegistryPingOutcome.UNREACHABLE,
                 S.TLS_ERROR: RegistryPingOutcome.TLS_ERROR,
@@ -193,7 +196,7 @@ class RegistryClient:
         try:
             async with asyncio.timeout(self._timeout):
                 verification = await self._check(host, path, credentials, facts)
-        except PullRefused as stop:
+        except _Stop as stop:
             verification = _outcome(stop.state, stop.reason)
         except Exception as exc:
             stop = self._failure(host, exc)
@@ -204,26 +207,6 @@ class RegistryClient:
             token_realm_host=facts.get("realm_host", ""),
             api_version=facts.get("api_version", ""),
         )
-
-    async def pull_token(
-        self, host: str, path: str, credentials: PullCredentials
-    ) -> PullToken | None:
-        """A token that lets `credentials` pull `host/path` and nothing else, from the
-        registry's token service: what a deployer hands a container runtime instead of
-        the password. None if the registry takes no tokens (it asks for Basic
-        credentials, or for none). Whether the token opens the repository is the
-        registry's to say (`check` asks it). Within the client's total timeout, under
-        the same outbound rules as `check`; PullRefused for every other outcome."""
-        try:
-            async with asyncio.timeout(self._timeout):
-                challenge = await self._challenge(host, {})
-                if challenge is None or challenge.scheme != "bearer":
-                    return None
-                return await self._token(host, challenge, path, credentials, {})
-        except PullRefused:
-            raise
-        except Exception as exc:
-            raise self._failure(host, exc) from None
 
     async def _check(
         self, host: str, path: str, credentials: PullCredentials, facts: dict
@@ -236,13 +219,9 @@ class RegistryClient:
             authorization = _basic(credentials)
             verified = await self._get(host, f"{base}/v2/", authorization)
             if verified.status in (401, 403):
-                raise PullRefused(
-                    S.CREDENTIALS_REJECTED, f"{host} refused the username and password"
-                )
+                raise _Stop(S.CREDENTIALS_REJECTED, f"{host} refused the username and password")
             if verified.status != 200:
-                raise PullRefused(
-                    S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {verified.status}"
-                )
+                raise _Stop(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {verified.status}")
         elif challenge is not None:
             token = await self._token(host, challenge, path, credentials, facts)
             authorization = f"Bearer {token.token}"
@@ -273,7 +252,7 @@ class RegistryClient:
         if tags.status == 404 and not facts["api_version"] and not tags.error_codes():
             # A web site behind Basic auth passes /v2/ with the credentials; only a
             # registry error body or the API header tells a registry's 404.
-            raise PullRefused(
+            raise _Stop(
                 S.NOT_A_REGISTRY,
                 f"{host} answered neither /v2/ nor tags/list as a registry "
                 "(no Docker-Distribution-API-Version header, no registry error)",
@@ -290,7 +269,7 @@ class RegistryClient:
                 f"{host} accepted the credentials, but they may not pull {path} "
                 "(or it does not exist)",
             )
-        raise PullRefused(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
+        raise _Stop(S.REGISTRY_ERROR, f"{host} answered tags/list with HTTP {tags.status}")
 
     async def _challenge(self, host: str, facts: dict) -> Challenge | None:
         """`GET /v2/`: the registry's Basic or Bearer challenge, or None when it lets
@@ -299,7 +278,7 @@ class RegistryClient:
         facts["api_version"] = ping.headers.get(_API_VERSION_HEADER, "")[:64]
         if ping.status == 200:
             if not facts["api_version"].startswith("registry/2."):
-                raise PullRefused(
+                raise _Stop(
                     S.NOT_A_REGISTRY,
                     f"{host} answered /v2/ without the Docker-Distribution-API-Version header",
                 )
@@ -308,15 +287,34 @@ class RegistryClient:
         if ping.status == 401:
             challenge = parse_challenge(ping.headers.get("www-authenticate", ""))
             if challenge is None or challenge.scheme not in ("basic", "bearer"):
-                raise PullRefused(
+                raise _Stop(
                     S.NOT_A_REGISTRY,
                     f"{host} answered /v2/ with 401 but no Basic or Bearer challenge",
                 )
             facts["scheme"] = AuthScheme.BASIC if challenge.scheme == "basic" else AuthScheme.BEARER
             return challenge
         if ping.status >= 500:
-            raise PullRefused(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {ping.status}")
-        raise PullRefused(S.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {ping.status}")
+            raise _Stop(S.REGISTRY_ERROR, f"{host} answered /v2/ with HTTP {ping.status}")
+        raise _Stop(S.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {ping.status}")
+
+    async def pull_access(self, host: str, path: str, credentials: PullCredentials) -> PullAccess:
+        """What a runtime needs to pull `host/path`: a token from the registry's
+        token flow, the credentials themselves for a Basic registry, or nothing for
+        an open one. FailedPrecondition if the registry refuses the credentials,
+        Unavailable if it cannot be asked."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                challenge = await self._challenge(host, {})
+                if challenge is None:
+                    return PullAccess(PullKind.ANONYMOUS)
+                if challenge.scheme == "basic":
+                    return PullAccess(PullKind.PASSWORD)
+                token = await self._token(host, challenge, path, credentials, {})
+                return PullAccess(PullKind.TOKEN, token.token, token.expires_in_seconds)
+        except _Stop as stop:
+            raise _pull_error(stop) from None
+        except Exception as exc:
+            raise _pull_error(self._failure(host, exc)) from None
 
     async def _token(
         self,
@@ -334,11 +332,11 @@ class RegistryClient:
         except ValueError:
             parts = urlsplit("")
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise PullRefused(S.REGISTRY_ERROR, f"{host} named no usable token service")
+            raise _Stop(S.REGISTRY_ERROR, f"{host} named no usable token service")
         realm_host = parts.netloc.rpartition("@")[2]
         facts["realm_host"] = realm_host[:253]
         if parts.scheme == "http" and realm_host not in self._plain_http_hosts:
-            raise PullRefused(
+            raise _Stop(
                 S.REGISTRY_ERROR,
                 f"{host} sends credentials to a token service over plain HTTP "
                 f"({realm_host}); list it in EXTREPO_REGISTRY_PLAIN_HTTP_HOSTS if that is intended",
@@ -354,18 +352,17 @@ class RegistryClient:
         answer = await self._get(service, f"{realm}{separator}{urlencode(query)}", authorization)
         if answer.status in (401, 403):
             refused = f"{service} refused the username and password"
-            raise PullRefused(S.CREDENTIALS_REJECTED, refused)
+            raise _Stop(S.CREDENTIALS_REJECTED, refused)
         if answer.status != 200:
-            raise PullRefused(S.REGISTRY_ERROR, f"{service} answered HTTP {answer.status}")
+            raise _Stop(S.REGISTRY_ERROR, f"{service} answered HTTP {answer.status}")
         try:
             document = json.loads(answer.body)
             token = document.get("token") or document.get("access_token")
         except (ValueError, AttributeError, TypeError):
             document, token = {}, None
         if not _usable_token(token):
-            raise PullRefused(S.REGISTRY_ERROR, f"{service} sent no token")
-        expires_at = datetime.now(UTC) + timedelta(seconds=_lifetime(document.get("expires_in")))
-        return PullToken(token, expires_at)
+            raise _Stop(S.REGISTRY_ERROR, f"{service} sent no token")
+        return PullToken(token, _lifetime(document.get("expires_in")))
 
     # -- one exchange ------------------------------------------------------------
 
@@ -381,10 +378,10 @@ class RegistryClient:
         """`method` `url`, following same-origin redirects only, reading at most
         MAX_ANSWER_BYTES. `authorization` is sent to `url`'s origin and nowhere else.
         `host` names the server in reasons (the registry, or its token service):
-        whatever the exchange raises ends as PullRefused naming it."""
+        whatever the exchange raises ends as _Stop naming it."""
         try:
             return await self._exchange(host, url, authorization, method, headers or {})
-        except PullRefused:
+        except _Stop:
             raise
         except Exception as exc:
             raise self._failure(host, exc) from None
@@ -408,7 +405,7 @@ class RegistryClient:
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > MAX_ANSWER_BYTES:
-                        raise PullRefused(
+                        raise _Stop(
                             S.REGISTRY_ERROR,
                             f"{host} sent an answer larger than {MAX_ANSWER_BYTES // 1024} KiB",
                         )
@@ -417,11 +414,9 @@ class RegistryClient:
             try:
                 target = urljoin(url, response.headers.get("location", ""))
             except ValueError:
-                raise PullRefused(
-                    S.REGISTRY_ERROR, f"{host} redirected to an unusable URL"
-                ) from None
+                raise _Stop(S.REGISTRY_ERROR, f"{host} redirected to an unusable URL") from None
             if _origin(target) != origin:
-                raise PullRefused(
+                raise _Stop(
                     S.REGISTRY_ERROR,
                     f"{host} redirected to another host ({urlsplit(target).netloc[:64]}); "
                     "credentials are not sent there",
@@ -429,17 +424,17 @@ class RegistryClient:
             # Without userinfo: httpx would send it in place of `authorization`.
             moved = urlsplit(target)
             url = urlunsplit(moved._replace(netloc=moved.netloc.rpartition("@")[2]))
-        raise PullRefused(S.REGISTRY_ERROR, f"{host} redirected more than {MAX_REDIRECTS} times")
+        raise _Stop(S.REGISTRY_ERROR, f"{host} redirected more than {MAX_REDIRECTS} times")
 
-    def _failure(self, host: str, exc: BaseException) -> PullRefused:
+    def _failure(self, host: str, exc: BaseException) -> _Stop:
         """The state of an exchange that raised."""
         if isinstance(exc, TimeoutError | httpx.TimeoutException):
-            return PullRefused(
+            return _Stop(
                 S.REGISTRY_UNREACHABLE, f"no answer from {host} within {self._timeout:g} s"
             )
         forbidden = _in_chain(exc, ForbiddenAddress)
         if forbidden is not None:
-            return PullRefused(
+            return _Stop(
                 S.ADDRESS_FORBIDDEN,
                 f"{host} is at {forbidden.address}, an address this service "
                 "does not call (loopback, private or link-local); an operator can allow it "
@@ -447,24 +442,24 @@ class RegistryClient:
             )
         if _in_chain(exc, httpx.InvalidURL) is not None or isinstance(exc, ValueError):
             # A realm or a redirect's Location that does not parse as a URL.
-            return PullRefused(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
+            return _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
         if _in_chain(exc, ssl.SSLError) is not None:
-            return PullRefused(
+            return _Stop(
                 S.TLS_ERROR,
                 f"TLS with {host} failed: its certificate is not valid for it or not trusted",
             )
         if isinstance(exc, httpx.ConnectError):
-            return PullRefused(S.REGISTRY_UNREACHABLE, f"cannot connect to {host}")
+            return _Stop(S.REGISTRY_UNREACHABLE, f"cannot connect to {host}")
         if isinstance(exc, httpx.HTTPError):
             # The connection closed early, or what came was not HTTP.
-            return PullRefused(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
+            return _Stop(S.REGISTRY_UNREACHABLE, f"{host} broke off the exchange")
         # Nothing a registry does should get here; if it does, the caller still gets a
         # state, and the log says where (the type and place only: an exception's text
         # can quote what was sent).
         frame = traceback.extract_tb(exc.__traceback__)[-1:] or [None]
         where = f"{frame[0].filename}:{frame[0].lineno}" if frame[0] else "?"
         log.warning("registry exchange with %s ended by %s at %s", host, type(exc).__name__, where)
-        return PullRefused(S.REGISTRY_ERROR, f"the exchange with {host} failed")
+        return _Stop(S.REGISTRY_ERROR, f"the exchange with {host} failed")
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
@@ -498,13 +493,26 @@ def _lifetime(expires_in: object) -> int:
 
 
 def _check_port(host: str, url: str) -> None:
-    """PullRefused for a URL whose port no connection can use (a realm naming :99999)."""
+    """_Stop for a URL whose port no connection can use (a realm naming :99999)."""
     try:
         port = urlsplit(url).port
     except ValueError:
         port = -1
     if port is not None and not 0 < port < 65536:
-        raise PullRefused(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
+        raise _Stop(S.REGISTRY_ERROR, f"{host} sent an address that is not a usable URL")
+
+
+def _pull_error(stop: _Stop) -> DomainError:
+    if stop.state is S.CREDENTIALS_REJECTED:
+        return FailedPrecondition(
+            f"cannot get pull access: {stop.reason}; update the stored credentials",
+            reason=stop.state.name,
+        )
+    if stop.state is S.ADDRESS_FORBIDDEN:
+        return FailedPrecondition(stop.reason, reason=stop.state.name)
+    return Unavailable(
+        f"cannot get pull access now: {stop.reason}; retry later", reason=stop.state.name
+    )
 
 
 def _basic(credentials: PullCredentials) -> str:

@@ -10,7 +10,8 @@ common name, which SPIFFE and browsers alike have stopped trusting. The policy f
     [[service]]
     identity = "spiffe://example.org/deployer"
     namespaces = ["acme", "shop"]        # or ["*"]
-    calls = ["CreateUsage", "DeleteUsage", "ListUsages"]   # or ["*"]
+    calls = ["CreateUsage", "DeleteUsage", "ListUsages", "GetPullAccess"]   # or ["*"]
+    allow_password = false   # true: may receive the password of a Basic-only registry
 
 A certificate whose identity the file does not name is refused (PERMISSION_DENIED),
 as is one without any SAN (UNAUTHENTICATED). The handshake itself refuses a caller
@@ -29,7 +30,7 @@ from cryptography import x509
 from ..domain.errors import PermissionDenied, Unauthenticated, quote
 from ..domain.mesh import ANY, MeshPrincipal
 
-_CALLS = frozenset({"CreateUsage", "DeleteUsage", "ListUsages", ANY})
+_CALLS = frozenset({"CreateUsage", "DeleteUsage", "ListUsages", "GetPullAccess", ANY})
 
 
 class MeshPolicyError(ValueError):
@@ -57,7 +58,12 @@ def load_policy(path: Path) -> dict[str, MeshPrincipal]:
             raise MeshPolicyError(f'{where}: `namespaces` must be a list of names (or ["*"])')
         if not isinstance(calls, list) or not set(calls) <= _CALLS:
             raise MeshPolicyError(f"{where}: `calls` must list some of {', '.join(sorted(_CALLS))}")
-        principals[identity] = MeshPrincipal(identity, frozenset(namespaces), frozenset(calls))
+        allow_password = entry.get("allow_password", False)
+        if not isinstance(allow_password, bool):
+            raise MeshPolicyError(f"{where}: `allow_password` must be true or false")
+        principals[identity] = MeshPrincipal(
+            identity, frozenset(namespaces), frozenset(calls), allow_password
+        )
     return principals
 
 

@@ -195,3 +195,17 @@ class RepositoryUsage(SQLModel, table=True):
     consumer: str = Field(sa_column=sa.Column(NAME_TYPE, primary_key=True))
     recorded_by: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+
+
+class PullHandout(SQLModel, table=True):
+    """A record of pull access handed to a mesh service: who, which repository, when,
+    and which kind (token, password, anonymous). Never the secret. Append-only."""
+
+    __tablename__ = "pull_handout"
+
+    id: int | None = Field(default=None, primary_key=True)
+    namespace_id: int = Field(foreign_key="account.id", nullable=False, ondelete="CASCADE")
+    repository: str = Field(sa_column=sa.Column(NAME_TYPE, nullable=False))
+    identity: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))

@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -72,6 +73,14 @@ func run() error {
 	readTimeout := flag.String("read-timeout", envOr("EXTREPO_GATEWAY_READ_TIMEOUT", "30s"),
 		"the longest a client may take to send a whole request, body included; slower ones are answered 408 "+
 			"(env EXTREPO_GATEWAY_READ_TIMEOUT)")
+	tlsCert := flag.String("tls-cert", os.Getenv("EXTREPO_GATEWAY_TLS_CERT_FILE"),
+		"serve HTTPS with this certificate (PEM, with its chain), reloaded when the file changes "+
+			"(env EXTREPO_GATEWAY_TLS_CERT_FILE); needs -tls-key")
+	tlsKey := flag.String("tls-key", os.Getenv("EXTREPO_GATEWAY_TLS_KEY_FILE"),
+		"the private key of -tls-cert (env EXTREPO_GATEWAY_TLS_KEY_FILE)")
+	serverCA := flag.String("server-ca", os.Getenv("EXTREPO_GATEWAY_SERVER_CA_FILE"),
+		"talk to the gRPC server over TLS, trusting the CA certificates in this PEM file "+
+			"(env EXTREPO_GATEWAY_SERVER_CA_FILE); empty: plaintext")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("extrepo-gateway", extrepo.Version)
@@ -97,7 +106,14 @@ func run() error {
 
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
-	gw, err := gateway.New(ctx, *grpcAddress, logger, gateway.WithCORSOrigins(origins))
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	gatewayOptions := []gateway.Option{gateway.WithCORSOrigins(origins)}
+	if *serverCA != "" {
+		gatewayOptions = append(gatewayOptions, gateway.WithServerCA(*serverCA))
+	}
+	gw, err := gateway.New(ctx, *grpcAddress, logger, gatewayOptions...)
 	if err != nil {
 		return err
 	}
@@ -106,6 +122,16 @@ func run() error {
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
+	}
+	scheme := "http"
+	if *tlsCert != "" {
+		certs, err := gateway.NewCertReloader(*tlsCert, *tlsKey, logger)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, certs.TLSConfig())
+		scheme = "https"
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	if *portFile != "" {
@@ -131,7 +157,7 @@ func run() error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("extrepo-gateway serving",
-		"rest", "http://"+ln.Addr().String(), "grpc_server", *grpcAddress,
+		"rest", scheme+"://"+ln.Addr().String(), "grpc_server", *grpcAddress,
 		"openapi", gateway.OpenAPIPath, "health", gateway.HealthPath, "cors_origins", strings.Join(origins, ","))
 
 	served := make(chan error, 1)

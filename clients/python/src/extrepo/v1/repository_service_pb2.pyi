@@ -69,6 +69,9 @@ name has slashes); only a `:verb` may follow it:
   `GET|DELETE /api/repo/v1/[namespace/]usage/<id>/`, with a service of
   their own (`ListUsages`, `CreateUsage`, `DeleteUsage`). `usage` is
   therefore a reserved namespace word, like `repository` and `registry`.
+  (UsageService is, for now, internal: mesh services call it over mutual
+  TLS on the internal listener, not through the gateway; these paths stay
+  reserved for a public view of usages.)
 clients/go/gateway/internal/routetest proves these forms route right beside
 today's routes.
 """
