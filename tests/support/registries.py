@@ -17,6 +17,11 @@
   TLS_ERROR), `redirecting_registry` (its token realm redirects to another host:
   REGISTRY_ERROR; `.recorder.requests` stays empty: no credentials went there).
   `down_host`: a loopback host:port nothing listens on (REGISTRY_UNREACHABLE).
+
+The registries are shared by the whole session: a test that changes a password adds
+its own user first (`add_user`, then `set_password`; both take effect at once, no
+restart), or starts its own `TestRegistry`. `log_text()` is the registry's access
+log (to prove a request did or did not arrive); `issuer.issued` counts tokens.
 """
 
 from __future__ import annotations
