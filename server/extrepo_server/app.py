@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.metadata
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -44,6 +45,7 @@ from .domain.rechecks import Rechecker
 from .domain.registries import RegistryCatalog
 from .domain.usages import UsageCatalog
 from .domain.verification import Policy, Schedule, Verifier
+from .observability.metrics import serve_metrics
 from .registry.addresses import AddressPolicy
 from .registry.client import RegistryClient
 from .security.authentication import Authenticator
@@ -309,6 +311,14 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     verify_keyring(components.keyring, components.engine, settings)
     _, port, shutdown = await create_server(settings, components)
     rechecks = start_rechecks(components)
+    metrics = None
+    if settings.metrics_address is not None:
+        metrics = serve_metrics(
+            settings.metrics_address,
+            importlib.metadata.version("extrepo-server"),
+            lambda: components.engine.pool,
+        )
+        log.info("serving metrics", extra={"address": settings.metrics_address})
     internal = None
     if settings.internal_address is not None:
         internal, internal_port = await create_internal_server(settings, components)
@@ -346,6 +356,8 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         },
     )
     await shutdown.run()
+    if metrics is not None:
+        metrics.shutdown()
     if internal is not None:
         await internal.stop(settings.shutdown_grace_seconds)
     if rechecks is not None:

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
         description="the TOML file mapping mesh identities to the namespaces and calls "
         "they may use",
     )
+    metrics_address: str | None = Field(
+        default=None,
+        description="host:port of the Prometheus metrics endpoint (/metrics, its own HTTP "
+        "server, off the gRPC path); unset: not served",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_flush_seconds: float = Field(
         default=0.2,
@@ -233,6 +238,11 @@ class Settings(BaseSettings):
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
         return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _check_metrics_address(cls, value: str | None) -> str | None:
+        return None if value is None else cls._check_address(value)
 
     @model_validator(mode="after")
     def _check_public_tls(self) -> Settings:

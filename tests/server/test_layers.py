@@ -12,15 +12,17 @@ from pathlib import Path
 import extrepo_server
 
 ROOT = Path(extrepo_server.__file__).parent
-PACKAGES = ("domain", "storage", "security", "registry", "transport")
+PACKAGES = ("domain", "storage", "security", "registry", "transport", "observability")
 
 # What each package may import of ours. Anything not listed is refused.
 ALLOWED = {
     "domain": set(),
-    "storage": {"domain"},
-    "security": {"domain"},
-    "registry": {"domain"},
-    "transport": {"domain", "security"},
+    # observability (metrics) is a leaf every adapter may record into.
+    "storage": {"domain", "observability"},
+    "security": {"domain", "observability"},
+    "registry": {"domain", "observability"},
+    "transport": {"domain", "security", "observability"},
+    "observability": set(),
 }
 # Third-party libraries that belong to one side of a port, never to the domain.
 DOMAIN_FORBIDDEN_LIBRARIES = {"sqlalchemy", "sqlmodel", "psycopg", "grpc", "httpx", "cryptography"}

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import ssl
+import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from ..domain.ports import (
     Verification,
     VerificationState,
 )
+from ..observability.metrics import record_check
 from .addresses import AddressPolicy, ForbiddenAddress, PinnedBackend
 from .challenge import parse_challenge
 
@@ -193,6 +195,7 @@ class RegistryClient:
         """Whether `credentials` may pull `host/path`. Never raises for what the
         registry, the network or the address policy does."""
         facts: dict = {}
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
                 verification = await self._check(host, path, credentials, facts)
@@ -201,6 +204,7 @@ class RegistryClient:
         except Exception as exc:
             stop = self._failure(host, exc)
             verification = _outcome(stop.state, stop.reason)
+        record_check(host, verification.state.name, time.perf_counter() - started)
         return RegistryCheck(
             verification,
             auth_scheme=facts.get("scheme"),

@@ -22,10 +22,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from ..domain.access import Principal
-from ..domain.errors import DomainError, NamespaceGone, Unauthenticated
+from ..domain.errors import DomainError, NamespaceGone, ResourceExhausted, Unauthenticated
 from ..domain.ports import AccountDirectory
+from ..observability.metrics import AUTH_FAILURES
 from . import api_keys
 from .throttle import FailureThrottle
+
+_MISSING = AUTH_FAILURES.labels("missing")
+_INVALID = AUTH_FAILURES.labels("invalid")
+_THROTTLED = AUTH_FAILURES.labels("throttled")
 
 _CACHE_MAX_ENTRIES = 10_000
 _HOW = "send 'authorization: Basic base64(username:apikey)'"
@@ -61,7 +66,14 @@ class Authenticator:
             cached = self._cache.get(fingerprint)
             if cached is not None and cached[0] > time.monotonic():
                 return cached[1]
-        principal = self._verify_throttled(authorization, origin)
+        try:
+            principal = self._verify_throttled(authorization, origin)
+        except Unauthenticated:
+            (_INVALID if authorization else _MISSING).inc()
+            raise
+        except ResourceExhausted:
+            _THROTTLED.inc()
+            raise
         if fingerprint is not None:
             self._cache[fingerprint] = (time.monotonic() + self._ttl, principal)
             self._cache.move_to_end(fingerprint)

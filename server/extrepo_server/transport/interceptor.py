@@ -25,6 +25,7 @@ import grpc
 from ..domain.access import Principal
 from ..domain.errors import DomainError, NamespaceGone
 from ..domain.mesh import MeshPrincipal
+from ..observability.metrics import CallMetrics
 from ..security.authentication import Authenticator
 from ..security.mesh import MeshAuthenticator
 from .status import STATUS_DETAILS_KEY, rich_status, status_code_of
@@ -122,9 +123,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         authenticated: bool,
     ) -> Callable[..., Awaitable]:
         authenticate = self._authenticate
+        metrics = CallMetrics(method, "unary")
+        count_start, in_flight = metrics.started.inc, metrics.in_flight
+        observe, handled = metrics.seconds.observe, metrics.handled
 
         async def call(body: bytes, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
+            count_start()
+            in_flight.inc()
             caller = "-"
             code = grpc.StatusCode.OK
             principal = None
@@ -152,12 +158,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 error_log.exception("unexpected error in %s", method)
                 await _abort(context, code, "internal error; the server log has the details", None)
             finally:
+                elapsed = time.perf_counter() - started
+                in_flight.dec()
+                observe(elapsed)
+                handled(code.name).inc()
                 call_log.info(
                     "call",
                     extra={
                         "method": method,
                         "code": code.name,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(elapsed * 1000, 3),
                         "caller": caller,
                         "peer": context.peer(),
                     },
