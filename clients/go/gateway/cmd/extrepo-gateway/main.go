@@ -81,6 +81,9 @@ func run() error {
 	serverCA := flag.String("server-ca", os.Getenv("EXTREPO_GATEWAY_SERVER_CA_FILE"),
 		"talk to the gRPC server over TLS, trusting the CA certificates in this PEM file "+
 			"(env EXTREPO_GATEWAY_SERVER_CA_FILE); empty: plaintext")
+	metricsListen := flag.String("metrics-listen", os.Getenv("EXTREPO_GATEWAY_METRICS_ADDRESS"),
+		"host:port to serve Prometheus metrics on (/metrics), apart from the API "+
+			"(env EXTREPO_GATEWAY_METRICS_ADDRESS); empty: not served")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("extrepo-gateway", extrepo.Version)
@@ -145,8 +148,24 @@ func run() error {
 		}
 	}
 
+	var handler http.Handler = gw
+	if *metricsListen != "" {
+		metrics := gateway.NewMetrics(extrepo.Version)
+		handler = metrics.Wrap(gw)
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		metricsServer := &http.Server{Addr: *metricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := metricsServer.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics endpoint stopped", "err", err)
+			}
+		}()
+		defer metricsServer.Close()
+		logger.Info("serving metrics", "address", *metricsListen)
+	}
+
 	srv := &http.Server{
-		Handler: gw,
+		Handler: handler,
 		// Over it, net/http answers 431 in plain text; what is forwarded to
 		// the gRPC server has a tighter bound of its own (request.go).
 		MaxHeaderBytes:    gateway.MaxHeaderBytes,
