@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 
@@ -35,6 +37,14 @@ current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("c
 current_mesh_principal: contextvars.ContextVar[MeshPrincipal] = contextvars.ContextVar(
     "current_mesh_principal"
 )
+
+# The call's request id: the caller's `x-request-id` if it is a sane one (the gateway
+# sends the id it logged), else a new one. It comes back as `x-request-id` response
+# metadata, is in the call's log line and in every error's google.rpc.RequestInfo.
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "current_request_id", default=""
+)
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 call_log = logging.getLogger("extrepo.call")
 error_log = logging.getLogger("extrepo.error")
@@ -131,6 +141,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             count_start()
             in_flight.inc()
+            request_id = _metadata_value(context, "x-request-id")
+            if request_id is None or not _REQUEST_ID.fullmatch(request_id):
+                request_id = secrets.token_hex(8)
+            current_request_id.set(request_id)
+            await context.send_initial_metadata((("x-request-id", request_id),))
             caller = "-"
             code = grpc.StatusCode.OK
             principal = None
@@ -168,6 +183,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                         "method": method,
                         "code": code.name,
                         "duration_ms": round(elapsed * 1000, 3),
+                        "request_id": request_id,
                         "caller": caller,
                         "peer": context.peer(),
                     },
@@ -270,5 +286,7 @@ async def _abort(
     message: str,
     error: Exception | None,
 ) -> None:
-    details = rich_status(code, message, error).SerializeToString()
+    details = rich_status(
+        code, message, error, request_id=current_request_id.get()
+    ).SerializeToString()
     await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, details),))

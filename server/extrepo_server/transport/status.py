@@ -39,7 +39,12 @@ def status_code_of(error: errors.DomainError) -> grpc.StatusCode:
 
 
 def rich_status(
-    code: grpc.StatusCode, message: str, error: Exception | None, *, reason: str | None = None
+    code: grpc.StatusCode,
+    message: str,
+    error: Exception | None,
+    *,
+    reason: str | None = None,
+    request_id: str = "",
 ) -> status_pb2.Status:
     """The google.rpc.Status of an error. An error with a `reason` (or the `reason`
     given) carries a google.rpc.ErrorInfo in the extrepo.io domain: the machine-readable
@@ -75,5 +80,9 @@ def rich_status(
         )
         detail = any_pb2.Any()
         detail.Pack(bad_request)
+        status.details.append(detail)
+    if request_id:  # last: clients that read the first detail find what they did before
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.RequestInfo(request_id=request_id))
         status.details.append(detail)
     return status
