@@ -1,12 +1,14 @@
-"""Compressed answers: a check asks for none, reads gzip or deflate from servers that
-compress anyway, never inflates past the answer cap (a small gzip of zeros must not
-cost the server tens of MB), and refuses encodings nobody asked for."""
+"""How a check reads answers. Compressed ones: it asks for none, reads gzip or deflate
+from servers that compress anyway, never inflates past the answer cap (a small gzip of
+zeros must not cost the server tens of MB), and refuses encodings nobody asked for.
+Slow ones: one deadline for the whole check, however the time is spread."""
 
 from __future__ import annotations
 
 import gzip
 import http.server
 import json
+import time
 import tracemalloc
 import zlib
 
@@ -104,3 +106,36 @@ def test_a_corrupt_gzip_answer_is_a_registry_error(test_ca):
         server.close()
     assert result.verification.state is S.REGISTRY_ERROR
     assert "encoding" in result.verification.reason
+
+
+def test_one_deadline_bounds_the_whole_check(test_ca):
+    """Every step within the per-read timeout, the sum over it: a registry trickling
+    its tags/list a byte at a time is cut at the check's total deadline."""
+
+    def handle(handler: http.server.BaseHTTPRequestHandler) -> None:
+        if handler.path == "/v2/":
+            time.sleep(0.3)
+            answer(handler, 200, b"{}", API)
+            return
+        handler.send_response(200)
+        for name, value in {**API, "content-length": str(len(TAGS))}.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        try:
+            for byte in TAGS:
+                time.sleep(0.2)
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except OSError:
+            pass  # the check hung up, as it should
+
+    server = HttpsServer(test_ca.server_context("trickle", "127.0.0.1"), handle)
+    try:
+        started = time.monotonic()
+        result = check(test_ca, server.host, "team/app", PULLER, timeout=1.0)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert result.verification.state is S.REGISTRY_UNREACHABLE
+    assert "within 1 s" in result.verification.reason
+    assert 0.9 < elapsed < 2.0
