@@ -15,13 +15,14 @@ or the host itself: on-premise registries, and the tests' registries on loopback
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
 
 import httpcore
+
+from . import resolver
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -135,14 +136,12 @@ class PinnedBackend(httpcore.AsyncNetworkBackend):
 
 async def _resolve(host: str, port: int) -> list[IpAddress]:
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host.strip("[]"), port, type=socket.SOCK_STREAM
-        )
+        found = await resolver.resolve(host.strip("[]"), port)
     except socket.gaierror as exc:
         raise httpcore.ConnectError(f"{host} does not resolve") from exc
     seen: list[IpAddress] = []
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+    for text in found:
+        address = ipaddress.ip_address(text.split("%")[0])
         if address not in seen:
             seen.append(address)
     if not seen:

@@ -49,6 +49,7 @@ from ..domain.ports import (
 )
 from ..observability.metrics import record_check
 from .addresses import AddressPolicy, ForbiddenAddress, PinnedBackend
+from .bodies import ACCEPT_ENCODING, AnswerTooLarge, UnreadableEncoding, read_capped
 from .challenge import parse_challenge
 
 _API_VERSION_HEADER = "docker-distribution-api-version"
@@ -152,7 +153,7 @@ class RegistryClient:
                 transport=transport,
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,
-                headers={"user-agent": _USER_AGENT},
+                headers={"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING},
                 cookies=_no_cookies(),
                 trust_env=False,  # never a proxy or a .netrc from the server's environment
             )
@@ -405,16 +406,21 @@ class RegistryClient:
             if authorization:
                 sent["authorization"] = authorization
             async with self._http().stream(method, url, headers=sent) as response:
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_ANSWER_BYTES:
-                        raise _Stop(
-                            S.REGISTRY_ERROR,
-                            f"{host} sent an answer larger than {MAX_ANSWER_BYTES // 1024} KiB",
-                        )
+                try:
+                    body = await read_capped(response, MAX_ANSWER_BYTES)
+                except AnswerTooLarge:
+                    raise _Stop(
+                        S.REGISTRY_ERROR,
+                        f"{host} sent an answer larger than {MAX_ANSWER_BYTES // 1024} KiB",
+                    ) from None
+                except UnreadableEncoding as unreadable:
+                    raise _Stop(
+                        S.REGISTRY_ERROR,
+                        f"{host} sent an answer in a content encoding that cannot be read "
+                        f"({unreadable.encoding})",
+                    ) from None
             if response.status_code not in _REDIRECTS:
-                return _Answer(response.status_code, response.headers, bytes(body), url)
+                return _Answer(response.status_code, response.headers, body, url)
             try:
                 target = urljoin(url, response.headers.get("location", ""))
             except ValueError:
