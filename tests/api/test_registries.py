@@ -292,3 +292,18 @@ def test_a_cursor_alone_continues_the_listing(new_user, connect, grpc_channel):
         body = alice.client.get("/api/repo/v1/registry/", params={"limit": 2}).json()
         assert list(body) == ["meta", "objects"], "no next_page_token over REST"
         assert set(body["meta"]) == {"limit", "next", "offset", "previous", "total_count"}
+
+
+def test_ip_literal_hosts_have_their_port(alice):
+    alice.create("[::1]:5000/app", "u", "p")
+    alice.create("[fe80::1]/app", "u", "p")
+    alice.create("10.0.0.7:8443/app", "u", "p")
+    ports = {r["host"]: r["port"] for r in alice.registries()["objects"]}
+    assert ports == {"10.0.0.7:8443": 8443, "[::1]:5000": 5000, "[fe80::1]": 443}
+    one = alice.registry("[::1]:5000")
+    assert one["resource_uri"].endswith("/registry/[::1]:5000/")
+    if alice.transport == "rest":
+        # The URI as given, brackets and colons unescaped, reaches GetRegistry.
+        answer = alice.client.get(one["resource_uri"])
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == one
