@@ -8,17 +8,27 @@ REST callers follow `meta.next` instead, which carries the same cursor in a path
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-# pb.ListRequest or registry_pb.ListRegistriesRequest: both have `cursor` and `offset`.
-_Request = TypeVar("_Request")
+
+class _PageRequest(Protocol):
+    """pb.ListRequest and registry_pb.ListRegistriesRequest alike."""
+
+    cursor: str
+    offset: int
+
+    def CopyFrom(self, other_msg: Any, /) -> None: ...
+
+
+_Request = TypeVar("_Request", bound=_PageRequest)
 
 
 def next_request(request: _Request, response: Any) -> _Request | None:
-    """The request for the page after `response`, or None when it was the last."""
+    """The request for the page after `response` (a ListResponse or a
+    ListRegistriesResponse), or None when it was the last."""
     if not response.next_page_token:
         return None
-    following: Any = type(request)()
+    following = type(request)()
     following.CopyFrom(request)
     following.cursor = response.next_page_token
     # The offset the cursor carries (0 would do too): stated, so that a request
