@@ -77,3 +77,20 @@ def test_asyncio_unauthenticated(server, user):
 
     with pytest.raises(extrepo.Unauthenticated):
         asyncio.run(scenario())
+
+
+def test_asyncio_registries(server, user):
+    async def scenario() -> None:
+        async with extrepo.aio.Client(
+            server.address, username=user.name, api_key=user.api_key
+        ) as client:
+            for host in ("aio-b.example.com", "aio-a.example.com"):
+                await client.create(f"{host}/app", "puller", "s3cret")
+            hosts = [r.host async for r in client.iter_registries(page_size=1)]
+            assert hosts == ["aio-a.example.com", "aio-b.example.com"]
+            registry = await client.registry("aio-a.example.com")
+            assert (registry.repository_count, registry.port) == (1, 443)
+            with pytest.raises(extrepo.NotFound):
+                await client.registry("aio-c.example.com")
+
+    asyncio.run(scenario())

@@ -290,3 +290,36 @@ def test_the_generated_stubs_are_still_there(server, user):
     with client:
         response = client.list_page(pb.ListRequest(limit=1))
     assert response.meta.limit == 1 and response.meta.total_count == 0
+
+
+# -- the registries those repositories live on -----------------------------------------
+
+
+def test_registries_of_the_namespace_page_by_page(recorded, server, new_user):
+    client, recorder = recorded
+    hosts = ["a.example.com", "b.example.com", "localhost:5000"]
+    for host in reversed(hosts):
+        client.create(f"{host}/team/app", "puller", "s3cret")
+    client.create("a.example.com/team/other", "puller", "s3cret")
+    recorder.calls.clear()
+
+    listed = list(client.iter_registries(page_size=2))
+    assert [r.host for r in listed] == hosts
+    requests = [r for m, r in recorder.calls if m == "ListRegistries"]
+    assert [(r.limit, r.offset) for r in requests] == [(2, 0), (2, 2)]
+    assert requests[0].cursor == "" and requests[1].cursor
+    assert [r.repository_count for r in listed] == [2, 1, 1]
+
+    local = client.registry("localhost:5000")
+    assert (local.port, local.is_ssl, local.name) == (5000, True, "localhost:5000")
+    assert local.resource_uri == f"/api/repo/v1/{local.namespace}/registry/localhost:5000/"
+    with pytest.raises(extrepo.NotFound, match="is not used by any repository"):
+        client.registry("c.example.com")
+    with pytest.raises(extrepo.InvalidArgument) as bad:
+        client.registry("Not A Host")
+    assert [v.field for v in bad.value.field_violations] == ["host"]
+    outsider = new_user("outsider")
+    with extrepo.Client(server.address, username=outsider.name, api_key=outsider.api_key) as other:
+        assert list(other.iter_registries()) == []
+        with pytest.raises(extrepo.PermissionDenied):
+            other.registry("a.example.com", namespace=local.namespace)

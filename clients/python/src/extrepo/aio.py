@@ -29,6 +29,8 @@ from ._model import RepositoryModel
 from .client import update_request
 from .errors import from_rpc_error
 from .repository import MAX_PAGE_SIZE, check_filters
+from .v1 import registry_service_pb2 as registry_pb
+from .v1 import registry_service_pb2_grpc as registry_pb_grpc
 from .v1 import repository_service_pb2 as pb
 from .v1 import repository_service_pb2_grpc as pb_grpc
 
@@ -87,6 +89,7 @@ class Client:
                 settings.address, options, interceptors=interceptors
             )
         self._stub = pb_grpc.RepositoryServiceStub(self._channel)
+        self._registries = registry_pb_grpc.RegistryServiceStub(self._channel)
         self.Repository: type[Repository] = type(
             "Repository", (Repository,), {"_bound_client": self, "__module__": __name__}
         )
@@ -161,6 +164,33 @@ class Client:
             response = await self.list_page(request)
             for repository in response.objects:
                 yield repository
+            request = paging.next_request(request, response)
+
+    async def registry(self, host: str, namespace: str | None = None) -> registry_pb.Registry:
+        request = registry_pb.GetRegistryRequest(namespace=self._namespace(namespace), host=host)
+        response: registry_pb.GetRegistryResponse = await self._call(
+            self._registries.GetRegistry, request
+        )
+        return response.registry
+
+    async def list_registries_page(
+        self, request: registry_pb.ListRegistriesRequest
+    ) -> registry_pb.ListRegistriesResponse:
+        response: registry_pb.ListRegistriesResponse = await self._call(
+            self._registries.ListRegistries, request
+        )
+        return response
+
+    async def iter_registries(
+        self, namespace: str | None = None, *, page_size: int = 0
+    ) -> AsyncIterator[registry_pb.Registry]:
+        request: registry_pb.ListRegistriesRequest | None = registry_pb.ListRegistriesRequest(
+            namespace=self._namespace(namespace), limit=page_size
+        )
+        while request is not None:
+            response = await self.list_registries_page(request)
+            for registry in response.objects:
+                yield registry
             request = paging.next_request(request, response)
 
 

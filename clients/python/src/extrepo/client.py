@@ -1,4 +1,5 @@
-"""The synchronous client: one channel, the credentials, and the five calls.
+"""The synchronous client: one channel, the credentials, the five calls, and the
+registries those repositories live on.
 
     client = extrepo.Client()                      # settings from env / `extrepo login`
     client = extrepo.Client("127.0.0.1:50051", username="alice", api_key=KEY)
@@ -17,6 +18,8 @@ import grpc
 
 from . import _channel, config, paging
 from .errors import from_rpc_error
+from .v1 import registry_service_pb2 as registry_pb
+from .v1 import registry_service_pb2_grpc as registry_pb_grpc
 from .v1 import repository_service_pb2 as pb
 from .v1 import repository_service_pb2_grpc as pb_grpc
 
@@ -78,6 +81,7 @@ class Client:
         if interceptors:
             channel = grpc.intercept_channel(channel, *interceptors)
         self._stub = pb_grpc.RepositoryServiceStub(channel)
+        self._registries = registry_pb_grpc.RegistryServiceStub(channel)
 
         from .repository import Repository
 
@@ -186,6 +190,38 @@ class Client:
         )
         while request is not None:
             response = self.list_page(request)
+            yield from response.objects
+            request = paging.next_request(request, response)
+
+    # -- registries (read-only: the hosts a namespace's repositories live on) ----
+
+    def registry(self, host: str, namespace: str | None = None) -> registry_pb.Registry:
+        """The registry `host` (with its port, if any) as the namespace uses it; NotFound
+        when no repository of the namespace is hosted there."""
+        request = registry_pb.GetRegistryRequest(namespace=self._namespace(namespace), host=host)
+        response: registry_pb.GetRegistryResponse = self._call(
+            self._registries.GetRegistry, request
+        )
+        return response.registry
+
+    def list_registries_page(
+        self, request: registry_pb.ListRegistriesRequest
+    ) -> registry_pb.ListRegistriesResponse:
+        """One page of registries, as the server answers it (`meta` and `objects`)."""
+        response: registry_pb.ListRegistriesResponse = self._call(
+            self._registries.ListRegistries, request
+        )
+        return response
+
+    def iter_registries(
+        self, namespace: str | None = None, *, page_size: int = 0
+    ) -> Iterator[registry_pb.Registry]:
+        """Every registry of the namespace in host order, page after page."""
+        request: registry_pb.ListRegistriesRequest | None = registry_pb.ListRegistriesRequest(
+            namespace=self._namespace(namespace), limit=page_size
+        )
+        while request is not None:
+            response = self.list_registries_page(request)
             yield from response.objects
             request = paging.next_request(request, response)
 
