@@ -287,7 +287,11 @@ class Settings(BaseSettings):
 
     @property
     def registry_plain_http_host_set(self) -> frozenset[str]:
-        return frozenset(h.strip() for h in self.registry_plain_http_hosts.split(",") if h.strip())
+        # Lower case: hosts in repository names are (Docker's grammar), so an entry
+        # written with capitals still matches.
+        return frozenset(
+            h.strip().lower() for h in self.registry_plain_http_hosts.split(",") if h.strip()
+        )
 
     @property
     def trusted_proxy_networks(self) -> tuple[IpNetwork, ...]:
