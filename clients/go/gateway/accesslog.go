@@ -32,6 +32,7 @@ func accessLog(next http.Handler, logger *slog.Logger) http.Handler {
 			"bytes", rec.bytes,
 			"duration_ms", float64(time.Since(start).Microseconds())/1000,
 			"remote", r.RemoteAddr,
+			"request_id", r.Header.Get(RequestIDHeader),
 		)
 	})
 }

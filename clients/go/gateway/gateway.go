@@ -129,7 +129,8 @@ func NewServeMux(health healthpb.HealthClient, routes Routes, logger *slog.Logge
 		// with every other standard header as grpcgateway-* and any
 		// Grpc-Metadata-* header a client chose: doubling an API key's
 		// exposure and the metadata's size (request.go bounds it).
-		runtime.WithIncomingHeaderMatcher(noHeaders),
+		// The request id is the one other header forwarded (requestid.go).
+		runtime.WithIncomingHeaderMatcher(requestIDOnly),
 		// `{name=**}` also matches zero segments: without this, GET
 		// /api/repo/v1/repository could reach Get with an empty name if the
 		// rules were ever reordered. The proto orders them right as well.
@@ -173,5 +174,5 @@ func Wrap(mux http.Handler, logger *slog.Logger, opts ...Option) http.Handler {
 	h = stripTrailingSlash(h)
 	h = checkRequest(h, errs)
 	h = withCORS(h, o.corsOrigins)
-	return accessLog(h, logger)
+	return withRequestID(accessLog(h, logger))
 }
