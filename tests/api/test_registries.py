@@ -108,6 +108,9 @@ def test_bad_hosts_and_cursors(alice):
         alice.registries(cursor=repository_cursor, offset=1)
     assert foreign.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert foreign.value.fields == {"cursor"}
+    # The reason fits a registry listing: it names no filter this listing lacks.
+    assert "belongs to another listing" in foreign.value.message
+    assert "registry filter" not in foreign.value.message
 
 
 def test_namespaces_and_access(server, new_user, connect):

@@ -143,8 +143,10 @@ def _decode_cursor(token: str, signer: Signer, filters: tuple[str, str]) -> Curs
         raise _refuse("was issued by another version of this service; drop the cursor")
     if digest != _filters_digest(filters):
         raise _refuse(
-            "belongs to a listing with other filters; drop the cursor or keep the "
-            "name and registry filters it was issued with"
+            # Registry listings bind their cursors to a filter of their own, so a
+            # repository listing's cursor lands here too: the message fits both.
+            "belongs to another listing, or to one with other filters; drop the cursor, "
+            "or send it to the path and with the filters of the meta.next it came from"
         )
     try:
         decoded_name = name.decode()
