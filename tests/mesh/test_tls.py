@@ -110,3 +110,46 @@ def test_tls_end_to_end_and_reloaded_without_restart(tmp_path):
         finally:
             stop()
         assert server.process.poll() is None  # never restarted
+
+
+def test_the_internal_listener_reloads_its_certificate(tmp_path):
+    from extrepo.v1 import usage_service_pb2 as usage_pb
+    from extrepo.v1 import usage_service_pb2_grpc as usage_grpc
+
+    from harness.registries import free_port
+    from tests.mesh.test_usages import DEPLOYER, Mesh
+
+    mesh = Mesh(MeshCA("mesh CA"), tmp_path)
+    port = free_port()
+    env = mesh.env(port)
+    client = mesh.ca.issue(uri=DEPLOYER)
+
+    def list_usages(server_ca: bytes):
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=server_ca,
+            private_key=client.key_pem,
+            certificate_chain=client.cert_pem,
+        )
+        channel = grpc.secure_channel(f"127.0.0.1:{port}", credentials, options=FRESH)
+        return usage_grpc.UsageServiceStub(channel).ListUsages(
+            usage_pb.ListUsagesRequest(namespace="nobody", repository="reg.example.com/a"),
+            timeout=10,
+        )
+
+    with LiveServer(tmp_path / "data", env=env) as server:
+        with pytest.raises(grpc.RpcError) as missing:
+            list_usages(mesh.ca.pem)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND  # TLS and identity fine
+        renewed = MeshCA("renewed server CA")
+        replace(
+            renewed,
+            Path(env["EXTREPO_INTERNAL_TLS_CERT_FILE"]),
+            Path(env["EXTREPO_INTERNAL_TLS_KEY_FILE"]),
+        )
+        with pytest.raises(grpc.RpcError) as renewed_ok:
+            list_usages(renewed.pem)
+        assert renewed_ok.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as old_trust:
+            list_usages(mesh.ca.pem)
+        assert old_trust.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert server.process.poll() is None

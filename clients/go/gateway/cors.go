@@ -65,8 +65,8 @@ func withCORS(next http.Handler, origins []string) http.Handler {
 		// What a browser client sends: its API key in Authorization, and
 		// the JSON Content-Type of a write.
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
-		// Location of a 201, Retry-After of a 429 or 503.
-		ExposedHeaders: []string{"Location", "Retry-After"},
+		// Location of a 201, Retry-After of a 429 or 503, the request id.
+		ExposedHeaders: []string{"Location", "Retry-After", RequestIDHeader},
 		// A page sends the API key itself, in Authorization; the browser's
 		// own credentials (cookies, a cached Basic login) are never asked
 		// for, so a page cannot act with a login it did not supply.
