@@ -76,6 +76,15 @@ S = VerificationState
 log = logging.getLogger("extrepo.registry")
 
 
+# What a check's failure state means for a ping: anything the answer itself
+# condemned (not a registry, a server error, a redirect away) is NOT_A_REGISTRY.
+_NOT_A_REGISTRY = RegistryPingOutcome.NOT_A_REGISTRY
+_PING_OUTCOME = {
+    S.REGISTRY_UNREACHABLE: RegistryPingOutcome.UNREACHABLE,
+    S.TLS_ERROR: RegistryPingOutcome.TLS_ERROR,
+}
+
+
 class _Stop(Exception):
     """Ends a check with a state and a reason a user can read (never a credential),
     raised from deep in the exchange."""
@@ -172,25 +181,25 @@ class RegistryClient:
 
     async def ping(self, host: str) -> RegistryPing:
         """`GET /v2/` on `host`: whether it is a registry, and how it wants callers
-        to authenticate. Never raises for what the registry or the network does."""
+        to authenticate (the first step of `check`). Never raises for what the
+        registry or the network does."""
         try:
             async with asyncio.timeout(self._timeout):
-                answer = await self._get(host, f"{self.base_url(host)}/v2/")
+                challenge = await self._challenge(host, {})
         except _Stop as stop:
-            outcome = {
-                S.REGISTRY_UNREACHABLE: RegistryPingOutcome.UNREACHABLE,
-                S.TLS_ERROR: RegistryPingOutcome.TLS_ERROR,
-            }.get(stop.state, RegistryPingOutcome.NOT_A_REGISTRY)
-            return RegistryPing(outcome, stop.reason)
+            return RegistryPing(_PING_OUTCOME.get(stop.state, _NOT_A_REGISTRY), stop.reason)
         except Exception as exc:
+            # No answer to judge (a refused address included): unreachable, as before.
             stop = self._failure(host, exc)
-            outcome = (
-                RegistryPingOutcome.TLS_ERROR
-                if stop.state is S.TLS_ERROR
-                else RegistryPingOutcome.UNREACHABLE
-            )
+            outcome = _PING_OUTCOME.get(stop.state, RegistryPingOutcome.UNREACHABLE)
             return RegistryPing(outcome, stop.reason)
-        return _classify(host, answer)
+        if challenge is None:
+            return RegistryPing(RegistryPingOutcome.OPEN, f"{host} needs no credentials")
+        return RegistryPing(
+            RegistryPingOutcome.AUTH_REQUIRED,
+            f"{host} asks for {challenge.scheme} authentication",
+            challenge,
+        )
 
     async def check(self, host: str, path: str, credentials: PullCredentials) -> RegistryCheck:
         """Whether `credentials` may pull `host/path`. Never raises for what the
@@ -537,32 +546,6 @@ def _outcome(state: VerificationState, reason: str) -> Verification:
 def _origin(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.netloc.rpartition("@")[2].lower()
-
-
-def _classify(host: str, answer: _Answer) -> RegistryPing:
-    speaks_v2 = answer.headers.get(_API_VERSION_HEADER, "").startswith("registry/2.")
-    if answer.status == 200:
-        if speaks_v2:
-            return RegistryPing(RegistryPingOutcome.OPEN, f"{host} needs no credentials")
-        return RegistryPing(
-            RegistryPingOutcome.NOT_A_REGISTRY,
-            f"{host} answered /v2/ without the Docker-Distribution-API-Version header",
-        )
-    if answer.status == 401:
-        challenge = parse_challenge(answer.headers.get("www-authenticate", ""))
-        if challenge is not None and challenge.scheme in ("bearer", "basic"):
-            return RegistryPing(
-                RegistryPingOutcome.AUTH_REQUIRED,
-                f"{host} asks for {challenge.scheme} authentication",
-                challenge,
-            )
-        return RegistryPing(
-            RegistryPingOutcome.NOT_A_REGISTRY,
-            f"{host} answered /v2/ with 401 but no Basic or Bearer challenge",
-        )
-    return RegistryPing(
-        RegistryPingOutcome.NOT_A_REGISTRY, f"{host} answered /v2/ with HTTP {answer.status}"
-    )
 
 
 def _in_chain(exc: BaseException, kind: type) -> BaseException | None:
