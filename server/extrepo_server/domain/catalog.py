@@ -15,6 +15,7 @@ from .access import Action, NamespaceGrant, Principal, authorize
 from .credentials import length_violations
 from .errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Unavailable, quote
 from .names import RepositoryName, parse_name
+from .paging import Page
 from .ports import (
     Cipher,
     EncryptedCredentials,
@@ -26,17 +27,6 @@ from .ports import (
 )
 from .resources import parse_registry_filter, registry_uri, repository_list_path
 from .verification import Verifier
-
-
-@dataclass(frozen=True)
-class Page:
-    objects: list[Repository]
-    limit: int
-    offset: int
-    total_count: int
-    next: str | None
-    previous: str | None
-    next_cursor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +231,7 @@ class RepositoryCatalog:
         limit: int,
         offset: int,
         cursor: str,
-    ) -> Page:
+    ) -> Page[Repository]:
         grant = authorize(principal, namespace, Action.READ)
         host = parse_registry_filter(registry, grant.namespace) if registry else None
         if name:

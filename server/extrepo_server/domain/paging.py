@@ -22,7 +22,7 @@ import enum
 import hashlib
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlencode
 
 from .errors import FieldViolation, InvalidArgument
@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """A page of a listing in the original envelope's terms (repositories, registries)."""
+
+    objects: list[T]
+    limit: int
+    offset: int
+    total_count: int
+    next: str | None
+    previous: str | None
+    next_cursor: str | None = None  # gRPC's next_page_token
 
 
 class Direction(enum.Enum):

@@ -10,6 +10,7 @@ from . import paging
 from .access import Action, Principal, authorize
 from .errors import InvalidArgument
 from .names import host_problem
+from .paging import Page
 from .ports import RegistryRecord, RegistryStore, Signer, Verification
 from .resources import API_ROOT, registry_uri
 
@@ -33,17 +34,6 @@ class Registry:
     resource_uri: str
     repository_count: int
     last_verification: Verification
-
-
-@dataclass(frozen=True)
-class RegistryPage:
-    objects: list[Registry]
-    limit: int
-    offset: int
-    total_count: int
-    next: str | None
-    previous: str | None
-    next_cursor: str | None
 
 
 def registry_list_path(namespace: str) -> str:
@@ -94,7 +84,7 @@ class RegistryCatalog:
 
     def list(
         self, principal: Principal, *, namespace: str, limit: int, offset: int, cursor: str
-    ) -> RegistryPage:
+    ) -> Page[Registry]:
         grant = authorize(principal, namespace, Action.READ)
         request = paging.page_request(
             limit=limit, offset=offset, cursor=cursor, filters=_CURSOR_FILTERS, signer=self._signer
@@ -111,7 +101,7 @@ class RegistryCatalog:
             total=total,
             signer=self._signer,
         )
-        return RegistryPage(
+        return Page(
             objects=[self._view(r) for r in records],
             limit=request.limit,
             offset=request.offset,

@@ -12,11 +12,12 @@ from datetime import datetime
 from extrepo.v1 import repository_service_pb2 as pb
 from google.protobuf import timestamp_pb2
 
-from ..domain.catalog import Page, Validation
+from ..domain.catalog import Validation
+from ..domain.paging import Page
 from ..domain.ports import AuthScheme, Repository, Verification, VerificationState
 
 
-def _set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
+def set_time(target: timestamp_pb2.Timestamp, value: datetime) -> None:
     # Four times cheaper than Timestamp.FromDatetime.
     target.seconds = int(value.timestamp())
     target.nanos = value.microsecond * 1000
@@ -29,7 +30,7 @@ _STATE = {state: pb.Verification.State.Value(state.name) for state in Verificati
 def fill_verification(target: pb.Verification, verification: Verification) -> None:
     target.state = _STATE[verification.state]
     if verification.checked_at is not None:
-        _set_time(target.check_time, verification.checked_at)
+        set_time(target.check_time, verification.checked_at)
     target.reason = verification.reason
 
 
@@ -39,13 +40,14 @@ def fill_repository(target: pb.Repository, repository: Repository) -> None:
     target.registry = repository.registry
     target.resource_uri = repository.resource_uri
     target.namespace = repository.namespace
-    _set_time(target.create_time, repository.created_at)
-    _set_time(target.update_time, repository.updated_at)
+    set_time(target.create_time, repository.created_at)
+    set_time(target.update_time, repository.updated_at)
     fill_verification(target.verification, repository.verification)
 
 
-def list_response(page: Page) -> pb.ListResponse:
-    response = pb.ListResponse()
+def fill_envelope(response, page: Page) -> None:
+    """The original envelope's `meta`, and gRPC's `next_page_token`, of any listing
+    response (ListResponse, ListRegistriesResponse)."""
     meta = response.meta
     meta.limit = page.limit
     meta.offset = page.offset
@@ -56,6 +58,11 @@ def list_response(page: Page) -> pb.ListResponse:
         meta.previous.value = page.previous
     if page.next_cursor is not None:
         response.next_page_token = page.next_cursor
+
+
+def list_response(page: Page[Repository]) -> pb.ListResponse:
+    response = pb.ListResponse()
+    fill_envelope(response, page)
     add = response.objects.add
     for repository in page.objects:
         fill_repository(add(), repository)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from extrepo.v1 import registry_service_pb2 as pb
 from extrepo.v1 import registry_service_pb2_grpc as pb_grpc
 
-from ..domain.registries import Registry, RegistryCatalog, RegistryPage
-from .convert import fill_verification
+from ..domain.paging import Page
+from ..domain.registries import Registry, RegistryCatalog
+from .convert import fill_envelope, fill_verification
 from .interceptor import current_principal
 
 
@@ -23,18 +24,9 @@ def _fill(target: pb.Registry, registry: Registry) -> None:
     fill_verification(target.last_verification, registry.last_verification)
 
 
-def _list_response(page: RegistryPage) -> pb.ListRegistriesResponse:
+def _list_response(page: Page[Registry]) -> pb.ListRegistriesResponse:
     response = pb.ListRegistriesResponse()
-    meta = response.meta
-    meta.limit = page.limit
-    meta.offset = page.offset
-    meta.total_count = page.total_count
-    if page.next is not None:
-        meta.next.value = page.next
-    if page.previous is not None:
-        meta.previous.value = page.previous
-    if page.next_cursor is not None:
-        response.next_page_token = page.next_cursor
+    fill_envelope(response, page)
     for registry in page.objects:
         _fill(response.objects.add(), registry)
     return response

@@ -3,13 +3,12 @@ to the usage catalog. The caller is the mesh service the MeshInterceptor found."
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from extrepo.v1 import usage_service_pb2 as pb
 from extrepo.v1 import usage_service_pb2_grpc as pb_grpc
 
 from ..domain.ports import UsageRecord
 from ..domain.usages import UsageCatalog
+from .convert import set_time
 from .interceptor import current_mesh_principal
 
 
@@ -18,9 +17,7 @@ def _fill(target: pb.Usage, usage: UsageRecord) -> None:
     target.repository = usage.repository
     target.consumer = usage.consumer
     target.recorded_by = usage.recorded_by
-    created: datetime = usage.created_at
-    target.create_time.seconds = int(created.timestamp())
-    target.create_time.nanos = created.microsecond * 1000
+    set_time(target.create_time, usage.created_at)
 
 
 class UsageServicer(pb_grpc.UsageServiceServicer):
