@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from . import paging
 from .access import Action, NamespaceGrant, Principal, authorize
-from .credentials import length_violations
-from .errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, Unavailable, quote
+from .credentials import length_violations, open_credentials
+from .errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, quote
 from .names import RepositoryName, parse_name
 from .paging import Page
 from .ports import (
@@ -204,17 +204,13 @@ class RepositoryCatalog:
         self, stored: EncryptedCredentials, username: str | None, password: str | None
     ) -> PullCredentials:
         """The sent credentials, completed by the stored ones (decrypted)."""
-        if username is None:
-            username = self._cipher.reveal(stored.username)
-        if password is None:
-            password = self._cipher.reveal(stored.password)
-        if username is None or password is None:
-            raise Unavailable(
-                "this server cannot open the stored credentials yet (they are encrypted "
-                "with a newer key); retry shortly, or send both username and password",
-                reason="ENCRYPTION_KEY_NOT_LOADED",
-            )
-        return PullCredentials(username, password)
+        return open_credentials(
+            self._cipher,
+            stored,
+            username=username,
+            password=password,
+            alternative=", or send both username and password",
+        )
 
     async def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
         grant = authorize(principal, namespace, Action.WRITE)

@@ -14,7 +14,12 @@ Lengths count characters, as the name's 255 do.
 
 from __future__ import annotations
 
-from .errors import FieldViolation
+from typing import TYPE_CHECKING
+
+from .errors import FieldViolation, Unavailable
+
+if TYPE_CHECKING:
+    from .ports import Cipher, EncryptedCredentials, PullCredentials
 
 MAX_USERNAME_LENGTH = 1024
 MAX_PASSWORD_LENGTH = 32768
@@ -34,3 +39,30 @@ def length_violations(*, username: str | None, password: str | None) -> list[Fie
                 )
             )
     return violations
+
+
+def open_credentials(
+    cipher: Cipher,
+    stored: EncryptedCredentials,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    alternative: str = "",
+) -> PullCredentials:
+    """The credentials to send to a registry: those given, the stored ones (decrypted)
+    for those not given. Unavailable if this server lacks the key they are under (a
+    rotation under way: a restart brings it); `alternative` tells the caller what
+    else would work."""
+    from .ports import PullCredentials
+
+    if username is None:
+        username = cipher.reveal(stored.username)
+    if password is None:
+        password = cipher.reveal(stored.password)
+    if username is None or password is None:
+        raise Unavailable(
+            "this server cannot open the stored credentials yet (they are encrypted "
+            f"with a newer key); retry shortly{alternative}",
+            reason="ENCRYPTION_KEY_NOT_LOADED",
+        )
+    return PullCredentials(username, password)

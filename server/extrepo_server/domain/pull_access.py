@@ -16,7 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import FailedPrecondition, Unavailable, quote
+from .credentials import open_credentials
+from .errors import FailedPrecondition, quote
 from .mesh import MeshPrincipal, authorize_mesh
 from .names import parse_name
 from .ports import (
@@ -71,19 +72,13 @@ class PullAccessCatalog:
         grant = authorize_mesh(principal, namespace, "GetPullAccess", self._directory)
         parsed = parse_name(repository, "repository")
         stored = self._repositories.credentials(grant, parsed.full)
-        username = self._cipher.reveal(stored.username)
-        password = self._cipher.reveal(stored.password)
-        if username is None or password is None:
-            raise Unavailable(
-                "this server cannot open the stored credentials yet (a newer key); retry",
-                reason="ENCRYPTION_KEY_NOT_LOADED",
-            )
+        credentials = open_credentials(self._cipher, stored)
         key = hashlib.sha256(
             "\0".join(
                 (str(grant.account_id), parsed.full, stored.username, stored.password)
             ).encode()
         ).digest()
-        access, expires_at = await self._access(key, parsed.host, parsed.path, username, password)
+        access, expires_at = await self._access(key, parsed.host, parsed.path, credentials)
         if access.kind is PullKind.PASSWORD and not principal.allow_password:
             raise FailedPrecondition(
                 f"{quote(parsed.host, 253)} has Basic authentication only, so pulling needs "
@@ -95,11 +90,16 @@ class PullAccessCatalog:
         if access.kind is PullKind.TOKEN:
             return Grant(PullKind.TOKEN, parsed.host, token=access.token, expires_at=expires_at)
         if access.kind is PullKind.PASSWORD:
-            return Grant(PullKind.PASSWORD, parsed.host, username=username, password=password)
+            return Grant(
+                PullKind.PASSWORD,
+                parsed.host,
+                username=credentials.username,
+                password=credentials.password,
+            )
         return Grant(PullKind.ANONYMOUS, parsed.host)
 
     async def _access(
-        self, key: bytes, host: str, path: str, username: str, password: str
+        self, key: bytes, host: str, path: str, credentials: PullCredentials
     ) -> tuple[PullAccess, float]:
         now = self._clock()
         cached = self._tokens.get(key)
@@ -111,9 +111,7 @@ class PullAccessCatalog:
         future = asyncio.get_running_loop().create_future()
         self._fetching[key] = future
         try:
-            access = await self._registries.pull_access(
-                host, path, PullCredentials(username, password)
-            )
+            access = await self._registries.pull_access(host, path, credentials)
             expires_at = now + access.expires_in_seconds
             result = (access, expires_at)
             lifetime = access.expires_in_seconds

@@ -16,9 +16,10 @@ import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
-from .errors import DomainError
+from .credentials import open_credentials
+from .errors import DomainError, Unavailable
 from .names import parse_name
-from .ports import CheckQueue, Cipher, DueCheck, PullCredentials
+from .ports import CheckQueue, Cipher, DueCheck
 from .verification import Verifier
 
 log = logging.getLogger("extrepo.rechecks")
@@ -116,9 +117,9 @@ class Rechecker:
                 "re-check skipped: stored name does not parse", extra={"id": due.repository_id}
             )
             return
-        username = self._cipher.reveal(due.credentials.username)
-        password = self._cipher.reveal(due.credentials.password)
-        if username is None or password is None:
+        try:
+            credentials = open_credentials(self._cipher, due.credentials)
+        except Unavailable:
             # A key this server does not hold yet (a rotation under way): another
             # replica, or this one after a restart, takes it when the claim lapses.
             log.warning(
@@ -129,9 +130,7 @@ class Rechecker:
         semaphore = self._hosts.setdefault(parsed.host, asyncio.Semaphore(self._per_host))
         try:
             async with semaphore:
-                check = await self._verifier.check(
-                    parsed.host, parsed.path, PullCredentials(username, password)
-                )
+                check = await self._verifier.check(parsed.host, parsed.path, credentials)
             verification = check.verification
             failures = self._verifier.failures_after(verification, due.failures)
             recorded = await self._queue.record(
