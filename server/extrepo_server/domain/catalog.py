@@ -29,6 +29,26 @@ from .resources import parse_registry_filter, registry_uri, repository_list_path
 from .verification import Verifier
 
 
+def _parsed(name: str, violations: list[FieldViolation]) -> RepositoryName | None:
+    """The parsed name, or None with its violations added to `violations`."""
+    try:
+        return parse_name(name)
+    except InvalidArgument as exc:
+        violations += exc.violations
+        return None
+
+
+def _sent_violations(username: str | None, password: str | None) -> list[FieldViolation]:
+    """What is wrong with optional credentials (Update, ValidateRepository): each sent
+    one must be non-empty and within its length."""
+    violations = []
+    if username == "":
+        violations.append(FieldViolation("username", "must not be empty when sent"))
+    if password == "":
+        violations.append(FieldViolation("password", "must not be empty when sent"))
+    return violations + length_violations(username=username, password=password)
+
+
 @dataclass(frozen=True)
 class Validation:
     """What ValidateRepository answers: the check, and the registry it checked."""
@@ -55,11 +75,8 @@ class RepositoryCatalog:
         self, principal: Principal, *, namespace: str, name: str, username: str, password: str
     ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
-        violations = []
-        try:
-            parsed = parse_name(name)
-        except InvalidArgument as exc:
-            violations += exc.violations
+        violations: list[FieldViolation] = []
+        parsed = _parsed(name, violations)
         if not username:
             violations.append(
                 FieldViolation("username", "is required: the registry account to pull with")
@@ -69,7 +86,7 @@ class RepositoryCatalog:
                 FieldViolation("password", "is required: the registry account's password")
             )
         violations += length_violations(username=username, password=password)
-        if violations:
+        if violations or parsed is None:
             raise InvalidArgument(violations)
         verifier = self._verifier
         if verifier.enabled:
@@ -109,21 +126,13 @@ class RepositoryCatalog:
         password: str | None,
     ) -> Repository:
         grant = authorize(principal, namespace, Action.WRITE)
-        violations = []
-        parsed: RepositoryName | None = None
-        try:
-            parsed = parse_name(name)
-        except InvalidArgument as exc:
-            violations += exc.violations
+        violations: list[FieldViolation] = []
+        parsed = _parsed(name, violations)
         if username is None and password is None:
             violations.append(
                 FieldViolation("username", "send a new username, a new password, or both")
             )
-        if username == "":
-            violations.append(FieldViolation("username", "must not be empty when sent"))
-        if password == "":
-            violations.append(FieldViolation("password", "must not be empty when sent"))
-        violations += length_violations(username=username, password=password)
+        violations += _sent_violations(username, password)
         if violations or parsed is None:
             raise InvalidArgument(violations)
         verifier = self._verifier
@@ -162,17 +171,9 @@ class RepositoryCatalog:
         """Check credentials (those sent, completed by the stored ones) without storing
         anything. A refusal by the registry is the answer, not an error."""
         grant = authorize(principal, namespace, Action.WRITE)
-        violations = []
-        parsed: RepositoryName | None = None
-        try:
-            parsed = parse_name(name)
-        except InvalidArgument as exc:
-            violations += exc.violations
-        if username == "":
-            violations.append(FieldViolation("username", "must not be empty when sent"))
-        if password == "":
-            violations.append(FieldViolation("password", "must not be empty when sent"))
-        violations += length_violations(username=username, password=password)
+        violations: list[FieldViolation] = []
+        parsed = _parsed(name, violations)
+        violations += _sent_violations(username, password)
         if violations or parsed is None:
             raise InvalidArgument(violations)
         credentials = self._completed(grant, parsed, username, password)
