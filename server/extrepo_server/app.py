@@ -238,23 +238,40 @@ async def create_internal_server(
     server = grpc.aio.server(
         interceptors=[MeshInterceptor(authenticator, open_services=OPEN_SERVICES)]
     )
-    services = internal_services(components)
+    credentials = ReloadingCredentials(
+        settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
+    ).server_credentials()
+    port, _ = await _start(
+        server, internal_services(components), settings.internal_address, credentials
+    )
+    return server, port
+
+
+async def _start(
+    server: grpc.aio.Server,
+    services: Sequence[Service],
+    address: str,
+    credentials: grpc.ServerCredentials | None,
+) -> tuple[int, HealthServicer]:
+    """Add `services` to `server` beside the open health and reflection ones, listen
+    on `address` (TLS with `credentials`, else plaintext), start, and report every
+    service SERVING. The port (useful with port 0) and the health servicer."""
     for service in services:
         service.add_to(server)
     health_servicer = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [service.name for service in services]
     reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
-    credentials = ReloadingCredentials(
-        settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
-    ).server_credentials()
-    port = server.add_secure_port(settings.internal_address, credentials)
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
     if port == 0:
-        raise OSError(f"cannot listen on {settings.internal_address}")
+        raise OSError(f"cannot listen on {address}")
     await server.start()
     for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return server, port
+    return port, health_servicer
 
 
 async def create_server(
@@ -278,23 +295,12 @@ async def create_server(
     server = grpc.aio.server(
         interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES), gate]
     )
-    for service in services:
-        service.add_to(server)
-
-    health_servicer = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [service.name for service in services]
-    reflection.enable_server_reflection((*names, *sorted(OPEN_SERVICES)), server)
+    credentials = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
-        credentials = ReloadingCredentials(settings.tls_cert_file, settings.tls_key_file)
-        port = server.add_secure_port(settings.address, credentials.server_credentials())
-    else:
-        port = server.add_insecure_port(settings.address)
-    if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
-    await server.start()
-    for name in ("", *names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        credentials = ReloadingCredentials(
+            settings.tls_cert_file, settings.tls_key_file
+        ).server_credentials()
+    port, health_servicer = await _start(server, services, settings.address, credentials)
     shutdown = GracefulShutdown(
         server,
         health_servicer,
