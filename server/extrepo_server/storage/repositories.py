@@ -117,7 +117,7 @@ def _verification_values(
     }
 
 
-def _not_found(name: str) -> NotFound:
+def repository_not_found(name: str) -> NotFound:
     return NotFound(f"repository {_quoted(name)} not found")
 
 
@@ -251,7 +251,7 @@ class RepositoryStore:
         key = {"namespace_id": namespace.account_id, "name": name}
         row = self._reader.run(lambda cursor: self._get.first_on(cursor, key))
         if row is None:
-            raise _not_found(name)
+            raise repository_not_found(name)
         return _record(namespace.namespace, row)
 
     def credentials(self, namespace: NamespaceGrant, name: str) -> EncryptedCredentials:
@@ -259,7 +259,7 @@ class RepositoryStore:
         key = {"namespace_id": namespace.account_id, "name": name}
         row = self._reader.run(lambda cursor: self._credentials.first_on(cursor, key))
         if row is None:
-            raise _not_found(name)
+            raise repository_not_found(name)
         return EncryptedCredentials(row[0], row[1], row[2] or "")
 
     def page(
@@ -475,7 +475,7 @@ class RepositoryStore:
                         )
                     )
         if row is None:
-            raise _not_found(name)
+            raise repository_not_found(name)
         return _record(namespace.namespace, row)
 
     async def _update_rewrapping(
@@ -571,7 +571,7 @@ class RepositoryStore:
                 consumers = [row[0] for row in self._in_use_by.all_on(cursor, key)]
                 if consumers:
                     raise _in_use(name, consumers)
-                raise _not_found(name)  # rolls back
+                raise repository_not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
 
         await self._writer.run(remove)

@@ -17,12 +17,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
-from ..domain.errors import NotFound, quote
-from ..domain.names import MAX_NAME_LENGTH
 from ..domain.ports import UsageRecord
 from . import models
 from .connections import Reader, Writer
 from .errors import missing_account_as
+from .repositories import repository_not_found
 from .statements import PreparedStatement
 
 _repo = models.Repository.__table__
@@ -31,10 +30,6 @@ _BY_NAME = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
     _repo.c.name == sa.bindparam("name")
 )
 _USAGE_COLUMNS = (_usage.c.consumer, _usage.c.recorded_by, _usage.c.created_at)
-
-
-def _not_found(name: str) -> NotFound:
-    return NotFound(f"repository {quote(name, MAX_NAME_LENGTH)} not found")
 
 
 class UsageStore:
@@ -127,7 +122,7 @@ class UsageStore:
                 cursor, {"key_namespace_id": namespace.account_id, "key_name": name}
             )
             if row is None:
-                raise _not_found(name)
+                raise repository_not_found(name)
             key = {"repository_id": row[0], "consumer": consumer}
             created = (
                 self._insert.execute_on(
@@ -137,7 +132,7 @@ class UsageStore:
             )
             return self._one.first_on(cursor, key), created
 
-        with missing_account_as(self._engine, lambda: _not_found(name)):
+        with missing_account_as(self._engine, lambda: repository_not_found(name)):
             usage, created = await self._writer.run(work)
         return UsageRecord(namespace.namespace, name, *usage), created
 
@@ -150,7 +145,7 @@ class UsageStore:
         def work(cursor) -> tuple[bool, bool]:
             row = self._lock.first_on(cursor, {"namespace_id": namespace.account_id, "name": name})
             if row is None:
-                raise _not_found(name)
+                raise repository_not_found(name)
             removed = self._remove.execute_on(
                 cursor, {"repository_id": row[0], "consumer": consumer}
             )
@@ -167,7 +162,7 @@ class UsageStore:
         def work(cursor) -> tuple[list[tuple], int]:
             row = self._find.first_on(cursor, {"namespace_id": namespace.account_id, "name": name})
             if row is None:
-                raise _not_found(name)
+                raise repository_not_found(name)
             key = {"repository_id": row[0]}
             rows = self._page.all_on(cursor, {**key, "after": after, "limit": limit})
             return rows, self._count.first_on(cursor, key)[0]
