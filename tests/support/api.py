@@ -126,6 +126,16 @@ def _envelope(reply) -> dict[str, Any]:
     }
 
 
+def _list_path(path: str, collection: str) -> tuple[str, dict[str, str]]:
+    """A meta.next/previous path `/api/repo/v1/[ns/]<collection>/?...`: its namespace
+    ("" for none) and its query."""
+    parts = urlsplit(path)
+    segments = parts.path.strip("/").split("/")
+    assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == collection, path
+    namespace = segments[3] if len(segments) == 5 else ""
+    return namespace, {k: v[0] for k, v in parse_qs(parts.query).items()}
+
+
 class GrpcApi:
     """The API over gRPC, through the generated Python stubs."""
 
@@ -153,11 +163,7 @@ class GrpcApi:
         return _envelope(self._call("ListRegistries", request, self._registries))
 
     def follow_registries(self, path: str) -> dict:
-        parts = urlsplit(path)
-        segments = parts.path.strip("/").split("/")
-        assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == "registry", path
-        namespace = segments[3] if len(segments) == 5 else ""
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        namespace, query = _list_path(path, "registry")
         return self.registries(
             namespace=namespace,
             limit=int(query.get("limit", 0)),
@@ -206,11 +212,7 @@ class GrpcApi:
 
     def follow(self, path: str) -> dict:
         """Follow a meta.next/previous path: its namespace and query become a ListRequest."""
-        parts = urlsplit(path)
-        segments = parts.path.strip("/").split("/")
-        assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == "repository", path
-        namespace = segments[3] if len(segments) == 5 else ""
-        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        namespace, query = _list_path(path, "repository")
         return self.list(
             namespace=namespace,
             name=query.get("name", ""),
