@@ -139,10 +139,12 @@ class Verifier:
             )
 
     def next_check(self, verification: Verification, failures: int = 0) -> datetime | None:
-        """When to re-check after this outcome."""
-        failures = failures + 1 if verification.state in NOT_ASKED else 0
+        """When to re-check after this outcome, `failures` checks in a row having
+        failed to ask the registry before it."""
+        failures = self.failures_after(verification, failures)
         now = verification.checked_at or datetime.now(UTC)
         return self.schedule.next_check(verification.state, failures, now, self._rand)
 
     def failures_after(self, verification: Verification, failures: int) -> int:
+        """The count of checks in a row that could not ask the registry, this one in."""
         return failures + 1 if verification.state in NOT_ASKED else 0
