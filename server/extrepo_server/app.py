@@ -45,6 +45,7 @@ from .domain.rechecks import Rechecker
 from .domain.registries import RegistryCatalog
 from .domain.usages import UsageCatalog
 from .domain.verification import Policy, Schedule, Verifier
+from .observability import tracing
 from .observability.metrics import serve_metrics
 from .registry.addresses import AddressPolicy
 from .registry.client import RegistryClient
@@ -236,7 +237,10 @@ async def create_internal_server(
     assert settings.mesh_ca_file and settings.mesh_policy_file
     authenticator = MeshAuthenticator(load_policy(settings.mesh_policy_file))
     server = grpc.aio.server(
-        interceptors=[MeshInterceptor(authenticator, open_services=OPEN_SERVICES)]
+        interceptors=[
+            *tracing.server_interceptors(excluded_services=OPEN_SERVICES),
+            MeshInterceptor(authenticator, open_services=OPEN_SERVICES),
+        ]
     )
     credentials = ReloadingCredentials(
         settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
@@ -293,7 +297,12 @@ async def create_server(
     )
     gate = ShutdownGate(open_services=OPEN_SERVICES)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES), gate]
+        interceptors=[
+            # None while tracing is off; else first, so its span covers the others.
+            *tracing.server_interceptors(excluded_services=OPEN_SERVICES),
+            CallInterceptor(authenticator, open_services=OPEN_SERVICES),
+            gate,
+        ]
     )
     credentials = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
@@ -312,6 +321,15 @@ async def create_server(
 
 
 async def serve(settings: Settings, port_file: Path | None = None) -> None:
+    if settings.tracing_endpoint:
+        # Before anything is built: statements and the registry client choose their
+        # traced or plain code when they are made (observability/tracing.py).
+        tracing.start(
+            settings.tracing_endpoint,
+            service_name="extrepo-server",
+            version=importlib.metadata.version("extrepo-server"),
+        )
+        tracing.add_trace_id_to(logging.getLogger("extrepo.call"))
     components = build(settings)
     # Before serving: the keyring must hold every key the stored credentials need.
     verify_keyring(components.keyring, components.engine, settings)
@@ -375,6 +393,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components.handouts.close()
     components.repositories.close()
     components.engine.dispose()
+    tracing.shutdown()  # exports the spans still queued
     log.info("stopped")
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.verification import Policy
+from .observability.tracing import check_endpoint
 from .registry.addresses import AddressPolicy
 from .security.mesh import load_policy
 from .security.throttle import IpNetwork, parse_networks
@@ -158,6 +159,11 @@ class Settings(BaseSettings):
         description="host:port of the Prometheus metrics endpoint (/metrics, its own HTTP "
         "server, off the gRPC path); unset: not served",
     )
+    tracing_endpoint: str = Field(
+        default="",
+        description="base URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318; spans go "
+        "to <url>/v1/traces) to send OpenTelemetry traces to; empty: tracing off",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_flush_seconds: float = Field(
         default=0.2,
@@ -243,6 +249,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_metrics_address(cls, value: str | None) -> str | None:
         return None if value is None else cls._check_address(value)
+
+    @field_validator("tracing_endpoint")
+    @classmethod
+    def _check_tracing_endpoint(cls, value: str) -> str:
+        return check_endpoint(value.strip())
 
     @model_validator(mode="after")
     def _check_public_tls(self) -> Settings:

@@ -47,6 +47,7 @@ from ..domain.ports import (
     Verification,
     VerificationState,
 )
+from ..observability import tracing
 from ..observability.metrics import record_check
 from .addresses import AddressPolicy, ForbiddenAddress, PinnedBackend
 from .bodies import ACCEPT_ENCODING, AnswerTooLarge, UnreadableEncoding, read_capped
@@ -159,7 +160,8 @@ class RegistryClient:
                 network_backend=PinnedBackend(self._policy),
             )
             self._client = httpx.AsyncClient(
-                transport=transport,
+                # With tracing on, each request is a client span and carries traceparent.
+                transport=tracing.http_transport(transport),
                 timeout=httpx.Timeout(self._timeout),
                 follow_redirects=False,
                 headers={"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING},
