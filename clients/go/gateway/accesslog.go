@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // accessLog writes one line per request: method, path, the names of the
@@ -24,16 +26,20 @@ func accessLog(next http.Handler, logger *slog.Logger) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		logger.Info("request",
+		fields := []any{
 			"method", prefix(r.Method),
 			"path", path,
 			"query", query,
 			"status", rec.status,
 			"bytes", rec.bytes,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 			"remote", r.RemoteAddr,
 			"request_id", r.Header.Get(RequestIDHeader),
-		)
+		}
+		if span := trace.SpanContextFromContext(r.Context()); span.IsValid() {
+			fields = append(fields, "trace_id", span.TraceID().String()) // tracing on (tracing.go)
+		}
+		logger.Info("request", fields...)
 	})
 }
 

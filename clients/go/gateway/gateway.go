@@ -18,6 +18,7 @@ import (
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -43,8 +44,9 @@ type Gateway struct {
 type Option func(*options)
 
 type options struct {
-	corsOrigins []string
-	serverCA    string
+	corsOrigins    []string
+	serverCA       string
+	tracerProvider trace.TracerProvider // nil: no tracing (tracing.go)
 }
 
 // WithServerCA makes the gateway talk to the gRPC server over TLS, trusting the
@@ -76,7 +78,11 @@ func New(ctx context.Context, grpcAddress string, logger *slog.Logger, opts ...O
 		}
 		transport = tlsCredentials
 	}
-	conn, err := grpc.NewClient(grpcAddress, grpc.WithTransportCredentials(transport))
+	dialOptions := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
+	if o.tracerProvider != nil {
+		dialOptions = append(dialOptions, tracingDialOption(o.tracerProvider))
+	}
+	conn, err := grpc.NewClient(grpcAddress, dialOptions...)
 	if err != nil {
 		return nil, fmt.Errorf("gRPC client for %s: %w", grpcAddress, err)
 	}
@@ -174,5 +180,9 @@ func Wrap(mux http.Handler, logger *slog.Logger, opts ...Option) http.Handler {
 	h = stripTrailingSlash(h)
 	h = checkRequest(h, errs)
 	h = withCORS(h, o.corsOrigins)
-	return withRequestID(accessLog(h, logger))
+	h = withRequestID(accessLog(h, logger))
+	if o.tracerProvider != nil {
+		h = traced(h, o.tracerProvider)
+	}
+	return h
 }

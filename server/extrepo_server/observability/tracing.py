@@ -86,6 +86,10 @@ def start(endpoint: str, *, service_name: str, version: str) -> None:
 
     for name in _NEVER_CAPTURED:
         os.environ.pop(name, None)
+    # HTTP spans with the stable attribute names (url.full, http.response.status_code,
+    # server.address), as the gateway's; the instrumentation's default is still the
+    # old ones. An operator's own choice (e.g. "http/dup") stands.
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
     resource = Resource.create({SERVICE_VERSION: version})
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: service_name}))

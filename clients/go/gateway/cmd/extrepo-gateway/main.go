@@ -3,16 +3,18 @@
 //
 //	extrepo-gateway [-listen 127.0.0.1:8080] [-grpc-address 127.0.0.1:50051] [-port-file FILE]
 //	                [-cors-origins https://app.example.com,...] [-read-timeout 30s]
+//	                [-metrics-listen ADDR] [-otlp-endpoint http://collector:4318]
 //	extrepo-gateway -wait-healthy http://127.0.0.1:8080 [-wait-timeout 30s]
 //	extrepo-gateway -version
 //
 // Each flag has an environment variable, read when the flag is not given:
 // EXTREPO_GATEWAY_ADDRESS for -listen, EXTREPO_ADDRESS (the variable the
 // server and the clients use) for -grpc-address,
-// EXTREPO_GATEWAY_CORS_ORIGINS for -cors-origins and
-// EXTREPO_GATEWAY_READ_TIMEOUT for -read-timeout. A bad value stops it at
-// start, naming the setting. SIGINT or SIGTERM stops it gracefully: requests
-// in flight finish first.
+// EXTREPO_GATEWAY_CORS_ORIGINS for -cors-origins,
+// EXTREPO_GATEWAY_READ_TIMEOUT for -read-timeout and
+// EXTREPO_GATEWAY_OTLP_ENDPOINT for -otlp-endpoint (tracing, off when
+// empty). A bad value stops it at start, naming the setting. SIGINT or SIGTERM
+// stops it gracefully: requests in flight finish first.
 //
 // With -wait-healthy it serves nothing: it waits until the gateway at that URL
 // answers 200 on its health endpoint (the gRPC server behind it is serving)
@@ -38,6 +40,7 @@ import (
 
 	extrepo "github.com/extrepo/extrepo/clients/go"
 	"github.com/extrepo/extrepo/clients/go/gateway"
+	"go.opentelemetry.io/otel"
 )
 
 func main() {
@@ -84,6 +87,9 @@ func run() error {
 	metricsListen := flag.String("metrics-listen", os.Getenv("EXTREPO_GATEWAY_METRICS_ADDRESS"),
 		"host:port to serve Prometheus metrics on (/metrics), apart from the API "+
 			"(env EXTREPO_GATEWAY_METRICS_ADDRESS); empty: not served")
+	otlpEndpoint := flag.String("otlp-endpoint", os.Getenv("EXTREPO_GATEWAY_OTLP_ENDPOINT"),
+		"base URL of an OTLP/HTTP collector to send OpenTelemetry traces to, e.g. http://127.0.0.1:4318 "+
+			"(spans go to <url>/v1/traces; env EXTREPO_GATEWAY_OTLP_ENDPOINT); empty: tracing off")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println("extrepo-gateway", extrepo.Version)
@@ -95,6 +101,11 @@ func run() error {
 	origins, err := gateway.ParseOrigins(*corsOrigins)
 	if err != nil {
 		return fmt.Errorf("-cors-origins (EXTREPO_GATEWAY_CORS_ORIGINS): %w", err)
+	}
+	if *otlpEndpoint != "" {
+		if _, err := gateway.TracesURL(*otlpEndpoint); err != nil {
+			return fmt.Errorf("-otlp-endpoint (EXTREPO_GATEWAY_OTLP_ENDPOINT): %w", err)
+		}
 	}
 	readDeadline, err := time.ParseDuration(*readTimeout)
 	if err != nil || readDeadline <= 0 {
@@ -115,6 +126,21 @@ func run() error {
 	gatewayOptions := []gateway.Option{gateway.WithCORSOrigins(origins)}
 	if *serverCA != "" {
 		gatewayOptions = append(gatewayOptions, gateway.WithServerCA(*serverCA))
+	}
+	if *otlpEndpoint != "" {
+		provider, err := gateway.NewTracerProvider(ctx, *otlpEndpoint, extrepo.Version)
+		if err != nil {
+			return err
+		}
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { logger.Warn("tracing", "err", err) }))
+		defer func() {
+			// After the server's stop: export what is still queued, within a bound.
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = provider.Shutdown(sctx)
+		}()
+		gatewayOptions = append(gatewayOptions, gateway.WithTracing(provider))
+		logger.Info("tracing", "endpoint", *otlpEndpoint)
 	}
 	gw, err := gateway.New(ctx, *grpcAddress, logger, gatewayOptions...)
 	if err != nil {
