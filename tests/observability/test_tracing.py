@@ -11,7 +11,10 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import pydantic
 import pytest
+from extrepo_server.config import Settings
+from extrepo_server.observability.tracing import traces_url
 
 from harness.gateway import start_gateway
 from harness.live_server import LiveServer
@@ -212,3 +215,28 @@ def test_with_tracing_off_nothing_is_exported(tmp_path):
         # Both stopped (a stop flushes what is queued): still nothing.
         assert receiver.raw == []
         assert "tracing" not in {e.get("msg") for e in server.log_entries()}
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "traces"),
+    [
+        ("", None),
+        ("http://127.0.0.1:4318", "http://127.0.0.1:4318/v1/traces"),
+        ("https://collector.example.com/", "https://collector.example.com/v1/traces"),
+        ("http://collector:4318/otlp", "http://collector:4318/otlp/v1/traces"),
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces"),
+    ],
+)
+def test_the_endpoint_is_a_collectors_base_url(endpoint, traces):
+    settings = Settings(tracing_endpoint=endpoint)
+    assert settings.tracing_endpoint == endpoint
+    if traces is not None:
+        assert traces_url(endpoint) == traces
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["collector:4318", "grpc://collector:4317", "http://", "http://u:p@collector:4318"]
+)
+def test_a_bad_endpoint_stops_the_start(endpoint):
+    with pytest.raises(pydantic.ValidationError, match="tracing_endpoint"):
+        Settings(tracing_endpoint=endpoint)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,15 +36,13 @@ const tracesPath = "/v1/traces"
 // (a URL already ending so is kept). An error for anything but an http(s) URL
 // with a host and no credentials.
 func TracesURL(endpoint string) (string, error) {
+	// The value is never quoted back: a mistyped one might hold a credential.
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return "", err
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("%q is not an http(s) URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318)", endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", errors.New("not an http(s) URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318)")
 	}
 	if u.User != nil {
-		return "", fmt.Errorf("give no credentials in the URL (they would be logged)")
+		return "", errors.New("give no credentials in the URL (they would be logged); OTEL_EXPORTER_OTLP_HEADERS carries a collector's")
 	}
 	base := strings.TrimRight(endpoint, "/")
 	if strings.HasSuffix(base, tracesPath) {

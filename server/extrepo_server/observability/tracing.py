@@ -46,18 +46,21 @@ def check_endpoint(value: str) -> str:
     """`value` if it is empty (off) or an http(s) URL with a host; ValueError else."""
     if not value:
         return value
+    # The value is never quoted back: a mistyped one might hold a credential.
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError as exc:
-        raise ValueError(f"'{value[:200]}' is not a URL: {exc}") from None
+    except ValueError:
+        raise ValueError("not a URL (e.g. http://127.0.0.1:4318)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"'{value[:200]}' is not an http(s) URL of an OTLP/HTTP collector "
-            "(e.g. http://127.0.0.1:4318)"
+            "not an http(s) URL of an OTLP/HTTP collector (e.g. http://127.0.0.1:4318)"
         )
     if parts.username or parts.password:
-        raise ValueError("give no credentials in the URL (they would be logged)")
+        raise ValueError(
+            "give no credentials in the URL (they would be logged); "
+            "OTEL_EXPORTER_OTLP_HEADERS carries a collector's"
+        )
     return value
 
 
