@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import httpx
 import pydantic
 import pytest
+from extrepo.v1 import repository_service_pb2 as pb
+from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from extrepo_server.config import Settings
 from extrepo_server.observability.tracing import traces_url
 
@@ -117,6 +119,10 @@ def test_a_rest_call_is_one_trace_from_the_gateway_to_the_database(receiver, tra
     assert select.attributes["db.operation.name"] == "SELECT"
     assert select.attributes["db.query.text"].startswith("SELECT ")
 
+    # Statements outside a traced call (the background re-checks poll their queue
+    # from the start) make no span: every one has a parent.
+    assert all(s.parent_span_id for s in receiver.spans() if "db.system" in s.attributes)
+
     # The call's log lines carry the trace id, on both sides.
     line = server.wait_for_log(lambda e: e.get("msg") == "call" and e.get("trace_id") == trace_id)
     assert line and line[0]["method"].endswith("/List")
@@ -153,8 +159,16 @@ def test_a_credential_check_is_in_the_trace_of_its_call(
     spans = [s for s in receiver.wait_for(served_span) if s.trace_id == trace_id]
     served = one(spans, service="extrepo-server", kind="SERVER")
     assert served.name == "/extrepo.v1.RepositoryService/Create"
-    # GET /v2/ (the challenge), GET /v2/ with the credentials, tags/list: each a
-    # client span of the call, naming the registry, with its answer's status.
+    # The check is a span of the call; GET /v2/ (the challenge), GET /v2/ with the
+    # credentials, tags/list are client spans in it, naming the registry, with
+    # their answers' status.
+    check = one(spans, service="extrepo-server", name="registry check")
+    assert check.parent_span_id == served.span_id
+    assert check.attributes == {
+        "extrepo.registry.host": basic_registry.host,
+        "extrepo.repository.path": "team/app",
+        "extrepo.verification.state": "VERIFIED",
+    }
     outbound = [
         s
         for s in spans
@@ -162,7 +176,7 @@ def test_a_credential_check_is_in_the_trace_of_its_call(
     ]
     assert len(outbound) >= 3, outbound
     for span in outbound:
-        assert span.parent_span_id == served.span_id
+        assert span.parent_span_id == check.span_id
         assert span.name == "GET"
         assert span.attributes["server.address"] == "127.0.0.1"
         assert basic_registry.host in span.attributes["url.full"]
@@ -187,6 +201,38 @@ def test_a_credential_check_is_in_the_trace_of_its_call(
         for _, _, headers in web_server.requests
     ]
     assert any(value.split("-")[1:2] == [trace_id] for value in sent), sent
+
+
+def test_statements_on_postgresql_name_their_server(receiver, postgres, tmp_path):
+    """Over gRPC straight to the server (traceparent metadata, as the gateway sends
+    it), on PostgreSQL: the server span continues it, the statements name the
+    database server."""
+    env = {**FAST_EXPORT, "EXTREPO_TRACING_ENDPOINT": receiver.url}
+    url = postgres.create_database("traced")
+    with LiveServer(tmp_path, database_url=url, env=env) as server:
+        key = server.create_user("pg")
+        header, trace_id, parent_id = traceparent()
+        with server.channel() as channel:
+            pb_grpc.RepositoryServiceStub(channel).List(
+                pb.ListRequest(),
+                metadata=(
+                    ("authorization", basic_authorization("pg", key)),
+                    ("traceparent", header),
+                ),
+            )
+        spans = receiver.wait_for(
+            lambda spans: any(s.trace_id == trace_id and s.kind == "SERVER" for s in spans)
+        )
+    spans = [s for s in spans if s.trace_id == trace_id]
+    served = one(spans, kind="SERVER")
+    assert served.parent_span_id == parent_id
+    statements = [s for s in spans if s.parent_span_id == served.span_id]
+    assert statements, spans
+    for statement in statements:
+        assert statement.attributes["db.system.name"] == "postgresql"
+        assert statement.attributes["server.address"] == "127.0.0.1"
+        assert statement.attributes["server.port"] == postgres.port
+    assert_no_secret(receiver, key)
 
 
 def test_with_tracing_off_nothing_is_exported(tmp_path):

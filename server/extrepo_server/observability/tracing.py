@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Collection
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -177,11 +177,34 @@ def database_span(
         if server_port:
             attributes["server.port"] = server_port
     name = f"{operation} {collection}" if collection else operation
+    from opentelemetry.trace import get_current_span
 
     def span() -> AbstractContextManager[Any]:
+        # Only within a traced call or check: the background re-checks' polls of
+        # their queue, every few seconds, would each be a trace of one statement.
+        if not get_current_span().is_recording():
+            return _NO_SPAN
         return tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes)
 
     return span
+
+
+class _NoSpan:
+    def set_attribute(self, key: str, value: Any) -> None:
+        pass
+
+
+_NO_SPAN = nullcontext(_NoSpan())  # reusable: it holds no state
+
+
+def span(name: str, attributes: Mapping[str, Any] | None = None) -> AbstractContextManager[Any]:
+    """An internal span (current within the block) of this process's own work, a
+    child of the current one or a new trace's root; with tracing off, a block that
+    does nothing (its `set_attribute` included). For work that takes milliseconds
+    or more, such as a registry check: not for the per-call path."""
+    if _tracer is None:
+        return _NO_SPAN
+    return _tracer.start_as_current_span(name, attributes=attributes)
 
 
 def add_trace_id_to(logger: logging.Logger) -> None:

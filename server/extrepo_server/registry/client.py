@@ -206,6 +206,15 @@ class RegistryClient:
     async def check(self, host: str, path: str, credentials: PullCredentials) -> RegistryCheck:
         """Whether `credentials` may pull `host/path`. Never raises for what the
         registry, the network or the address policy does."""
+        # With tracing on, a span over the check's requests (a Create's, or a
+        # background re-check's own trace).
+        attributes = {"extrepo.registry.host": host, "extrepo.repository.path": path}
+        with tracing.span("registry check", attributes) as span:
+            result = await self._checked(host, path, credentials)
+            span.set_attribute("extrepo.verification.state", result.verification.state.name)
+            return result
+
+    async def _checked(self, host: str, path: str, credentials: PullCredentials) -> RegistryCheck:
         facts: dict = {}
         started = time.perf_counter()
         try:
