@@ -13,10 +13,13 @@ from collections.abc import Iterator
 import httpx
 import pydantic
 import pytest
+import sqlalchemy as sa
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from extrepo_server.config import Settings
+from extrepo_server.observability import tracing
 from extrepo_server.observability.tracing import traces_url
+from extrepo_server.storage.statements import PreparedStatement
 
 from harness.gateway import start_gateway
 from harness.live_server import LiveServer
@@ -286,3 +289,17 @@ def test_the_endpoint_is_a_collectors_base_url(endpoint, traces):
 def test_a_bad_endpoint_stops_the_start(endpoint):
     with pytest.raises(pydantic.ValidationError, match="tracing_endpoint"):
         Settings(tracing_endpoint=endpoint)
+
+
+def test_off_leaves_the_call_path_as_it_is():
+    """Tracing not started (this test process never starts it): no interceptor,
+    statements keep their plain methods, the registry transport is unwrapped."""
+    assert not tracing.enabled()
+    assert tracing.server_interceptors(excluded_services={"grpc.health.v1.Health"}) == []
+    engine = sa.create_engine("sqlite://")
+    statement = PreparedStatement(engine, sa.select(sa.literal(1)))
+    assert not {"all_on", "first_on", "execute_on"} & vars(statement).keys()
+    transport = object()
+    assert tracing.http_transport(transport) is transport
+    with tracing.span("nothing") as span:
+        span.set_attribute("still", "nothing")

@@ -9,6 +9,10 @@ The SQL still comes from SQLAlchemy's compiler for the engine's dialect, and val
 still pass through the column types' own bind and result processors, so the same
 code serves SQLite and PostgreSQL. Where the cursor comes from (a kept read
 connection, a pooled write transaction) is connections.py's business.
+
+Every run of a statement is a database span when tracing is on (one place for all
+of storage's hot path, which SQLAlchemy's own instrumentation would not see: it
+runs on DBAPI cursors); with tracing off the methods are the plain ones.
 """
 
 from __future__ import annotations
