@@ -14,6 +14,7 @@ import httpx
 import pydantic
 import pytest
 import sqlalchemy as sa
+from extrepo.v1 import pull_access_service_pb2 as pull_pb
 from extrepo.v1 import repository_service_pb2 as pb
 from extrepo.v1 import repository_service_pb2_grpc as pb_grpc
 from extrepo_server.config import Settings
@@ -23,7 +24,11 @@ from extrepo_server.storage.statements import PreparedStatement
 
 from harness.gateway import start_gateway
 from harness.live_server import LiveServer
+from harness.mesh_certs import MeshCA
 from harness.otlp_receiver import OtlpReceiver, Span
+from harness.registries import free_port
+from tests.mesh.test_pull_access import PULL_POLICY, PULLER_ID, Pulling
+from tests.mesh.test_usages import Mesh
 from tests.support.api import basic_authorization
 from tests.support.registries import PULLER
 
@@ -236,6 +241,47 @@ def test_statements_on_postgresql_name_their_server(receiver, postgres, tmp_path
         assert statement.attributes["server.address"] == "127.0.0.1"
         assert statement.attributes["server.port"] == postgres.port
     assert_no_secret(receiver, key)
+
+
+def test_a_pull_token_hand_out_is_traced_without_the_token(
+    receiver, tmp_path, checking_env, token_registry
+):
+    """On the internal listener too: GetPullAccess continues the mesh caller's trace,
+    its token request is a span of it, and neither the stored password nor the
+    token handed out is in what is exported."""
+    mesh, port = Mesh(MeshCA(), tmp_path), free_port()
+    env = {
+        **mesh.env(port),
+        **FAST_EXPORT,
+        "EXTREPO_TRACING_ENDPOINT": receiver.url,
+        "EXTREPO_REGISTRY_ALLOW": checking_env["EXTREPO_REGISTRY_ALLOW"],
+        "EXTREPO_REGISTRY_CA_FILE": checking_env["EXTREPO_REGISTRY_CA_FILE"],
+    }
+    (tmp_path / "policy.toml").write_text(PULL_POLICY)
+    with LiveServer(tmp_path / "server", env=env) as server:
+        pulling = Pulling(server, port, mesh.ca)
+        name = f"{token_registry.host}/team/app"
+        pulling.api.create(name, *PULLER)
+        header, trace_id, parent_id = traceparent()
+        answer = pulling.stub(PULLER_ID).GetPullAccess(
+            pull_pb.GetPullAccessRequest(namespace=pulling.user, repository=name),
+            metadata=(("traceparent", header),),
+            timeout=10,
+        )
+        token = answer.auth.registrytoken
+        assert token
+        spans = receiver.wait_for(
+            lambda spans: any(s.trace_id == trace_id and s.kind == "SERVER" for s in spans)
+        )
+    spans = [s for s in spans if s.trace_id == trace_id]
+    served = one(spans, kind="SERVER")
+    assert served.name == "/extrepo.v1.PullAccessService/GetPullAccess"
+    assert served.parent_span_id == parent_id
+    outbound = [s for s in spans if "url.full" in s.attributes]
+    assert {s.parent_span_id for s in outbound} == {served.span_id}
+    assert any("scope=repository" in s.attributes["url.full"] for s in outbound), outbound
+    registry_basic = base64.b64encode(f"{PULLER[0]}:{PULLER[1]}".encode()).decode()
+    assert_no_secret(receiver, token, PULLER[1], registry_basic)
 
 
 def test_with_tracing_off_nothing_is_exported(tmp_path):
