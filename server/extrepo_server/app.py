@@ -26,6 +26,8 @@ from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
+from extrepo.v1 import action_service_pb2 as action_pb
+from extrepo.v1 import action_service_pb2_grpc as action_pb_grpc
 from extrepo.v1 import pull_access_service_pb2 as pull_pb
 from extrepo.v1 import pull_access_service_pb2_grpc as pull_pb_grpc
 from extrepo.v1 import registry_service_pb2 as registry_pb
@@ -39,6 +41,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
+from .domain.audit import AuditLog
 from .domain.catalog import RepositoryCatalog
 from .domain.pull_access import PullAccessCatalog
 from .domain.rechecks import Rechecker
@@ -53,15 +56,17 @@ from .security.check_budget import CheckBudget
 from .security.credentials import Keyring
 from .security.cursors import CursorSigner
 from .security.mesh import MeshAuthenticator, load_policy
-from .security.throttle import FailureThrottle
+from .security.throttle import ClientAddresses, FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
+from .storage.audit import AuditStore
 from .storage.checks import CheckStore
 from .storage.database import create_engine
-from .storage.handouts import HandoutStore
 from .storage.registries import RegistryStore
 from .storage.repositories import RepositoryStore
 from .storage.usages import UsageStore
+from .transport.action_servicer import ActionServicer
+from .transport.audit import CallAudit
 from .transport.interceptor import CallInterceptor, MeshInterceptor
 from .transport.pull_access_servicer import PullAccessServicer
 from .transport.registry_servicer import RegistryServicer
@@ -89,7 +94,7 @@ class Components:
     checks: CheckStore  # the background re-checks' queue
     registry_store: RegistryStore  # the registries of namespaces (read-only)
     usages: UsageStore  # which consumers use which repositories (internal listener)
-    handouts: HandoutStore  # the record of pull access handed to mesh services
+    audit: AuditStore  # the audit log (changes' entries are written by their stores)
     plain_http_hosts: frozenset[str]
     check_timeout_seconds: float
     recheck_per_host: int
@@ -111,8 +116,9 @@ def api_services(components: Components) -> list[Service]:
     # replica shares, so a cursor one replica issued is good at any other.
     signer = CursorSigner(components.keyring.keys)
     catalog = RepositoryCatalog(
-        components.repositories, components.keyring, signer, components.verifier
+        components.repositories, components.keyring, signer, components.verifier, components.audit
     )
+    audit_log = AuditLog(components.audit, signer)
     registries = RegistryCatalog(components.registry_store, signer, components.plain_http_hosts)
     return [
         Service(
@@ -125,6 +131,12 @@ def api_services(components: Components) -> list[Service]:
             registry_pb.DESCRIPTOR.services_by_name["RegistryService"].full_name,
             lambda server: registry_pb_grpc.add_RegistryServiceServicer_to_server(
                 RegistryServicer(registries), server
+            ),
+        ),
+        Service(
+            action_pb.DESCRIPTOR.services_by_name["ActionService"].full_name,
+            lambda server: action_pb_grpc.add_ActionServiceServicer_to_server(
+                ActionServicer(audit_log), server
             ),
         ),
     ]
@@ -174,7 +186,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
         checks=CheckStore(engine),
         registry_store=RegistryStore(engine),
         usages=UsageStore(engine),
-        handouts=HandoutStore(engine),
+        audit=AuditStore(engine),
         plain_http_hosts=settings.registry_plain_http_host_set,
         check_timeout_seconds=settings.registry_timeout_seconds,
         recheck_per_host=settings.recheck_per_host,
@@ -207,7 +219,7 @@ def internal_services(components: Components) -> list[Service]:
         components.keyring,
         components.registries,
         components.accounts,
-        components.handouts,
+        components.audit,
     )
     return [
         Service(
@@ -235,8 +247,10 @@ async def create_internal_server(
     assert settings.internal_tls_cert_file and settings.internal_tls_key_file
     assert settings.mesh_ca_file and settings.mesh_policy_file
     authenticator = MeshAuthenticator(load_policy(settings.mesh_policy_file))
+    # A mesh service's address is its peer: no gateway stands in front of it.
+    audit = CallAudit(components.audit, ClientAddresses(()).of, components.accounts.namespace_id)
     server = grpc.aio.server(
-        interceptors=[MeshInterceptor(authenticator, open_services=OPEN_SERVICES)]
+        interceptors=[MeshInterceptor(authenticator, open_services=OPEN_SERVICES, audit=audit)]
     )
     credentials = ReloadingCredentials(
         settings.internal_tls_cert_file, settings.internal_tls_key_file, settings.mesh_ca_file
@@ -292,8 +306,12 @@ async def create_server(
         components.accounts, cache_seconds=settings.auth_cache_seconds, throttle=throttle
     )
     gate = ShutdownGate(open_services=OPEN_SERVICES)
+    audit = CallAudit(components.audit, throttle.clients.of, components.accounts.namespace_id)
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(authenticator, open_services=OPEN_SERVICES), gate]
+        interceptors=[
+            CallInterceptor(authenticator, open_services=OPEN_SERVICES, audit=audit),
+            gate,
+        ]
     )
     credentials = None
     if settings.tls_cert_file is not None and settings.tls_key_file is not None:
@@ -372,7 +390,7 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components.checks.close()
     components.registry_store.close()
     components.usages.close()
-    components.handouts.close()
+    components.audit.close()
     components.repositories.close()
     components.engine.dispose()
     log.info("stopped")
