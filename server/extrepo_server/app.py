@@ -15,13 +15,14 @@ module is the only one that knows them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.metadata
 import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -41,7 +42,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
-from .domain.audit import AuditLog
+from .domain.audit import AuditLog, throttled_entry
 from .domain.catalog import RepositoryCatalog
 from .domain.pull_access import PullAccessCatalog
 from .domain.rechecks import Rechecker
@@ -301,6 +302,7 @@ async def create_server(
         per_key=settings.auth_failures_per_key,
         window_seconds=settings.auth_failure_window_seconds,
         trusted_proxies=settings.trusted_proxy_networks,
+        on_refusal=_throttle_recorder(components),
     )
     authenticator = Authenticator(
         components.accounts, cache_seconds=settings.auth_cache_seconds, throttle=throttle
@@ -329,12 +331,55 @@ async def create_server(
     return server, port, shutdown
 
 
+def _throttle_recorder(components: Components) -> Callable[[str, str, str | None], None]:
+    """What the authentication throttle calls when it begins refusing a client or a
+    key: an audit entry, written off the event loop (it reads the key's owner and
+    writes; it happens once per refusal window, never on a good call's path)."""
+
+    def write(by: str, client: str, key_id: str | None) -> None:
+        try:
+            owner = components.accounts.key_owner(key_id) if key_id else None
+            key_owner = None if owner is None else (owner.username, owner.user_id)
+            components.audit.record_now(throttled_entry(by, client, key_id, key_owner))
+        except Exception:
+            log.exception("could not record a burst of failed authentication in the audit log")
+
+    def record(by: str, client: str, key_id: str | None) -> None:
+        try:
+            asyncio.get_running_loop().run_in_executor(None, write, by, client, key_id)
+        except RuntimeError:  # no event loop: a caller outside the server
+            write(by, client, key_id)
+
+    return record
+
+
+async def prune_audit_log(audit: AuditStore, retention_days: float) -> None:
+    """Remove audit entries older than the retention, now and then for ever (a task
+    of the running server; cancelled at shutdown). Every hour, or every tenth of the
+    retention if that is shorter. Each replica prunes: the DELETEs are idempotent."""
+    retention = timedelta(days=retention_days)
+    interval = min(3600.0, retention.total_seconds() / 10)
+    while True:
+        try:
+            removed = await asyncio.to_thread(audit.prune, datetime.now(UTC) - retention)
+            if removed:
+                log.info("audit log pruned", extra={"removed": removed})
+        except Exception:
+            log.exception("could not prune the audit log; trying again later")
+        await asyncio.sleep(interval)
+
+
 async def serve(settings: Settings, port_file: Path | None = None) -> None:
     components = build(settings)
     # Before serving: the keyring must hold every key the stored credentials need.
     verify_keyring(components.keyring, components.engine, settings)
     _, port, shutdown = await create_server(settings, components)
     rechecks = start_rechecks(components)
+    pruning = None
+    if settings.audit_retention_days > 0:
+        pruning = asyncio.create_task(
+            prune_audit_log(components.audit, settings.audit_retention_days)
+        )
     metrics = None
     if settings.metrics_address is not None:
         metrics = serve_metrics(
@@ -386,6 +431,10 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         await internal.stop(settings.shutdown_grace_seconds)
     if rechecks is not None:
         await rechecks.stop()
+    if pruning is not None:
+        pruning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruning
     await components.registries.aclose()
     components.checks.close()
     components.registry_store.close()

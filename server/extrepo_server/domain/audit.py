@@ -143,10 +143,12 @@ def new_entry(
     code: str = "OK",
     reason: str = "",
     detail: str = "",
+    call: CallRecord | None = None,
 ) -> AuditEntry:
-    """An entry of the call being served (or of no call: the administration command),
-    whose URI the call will answer with."""
-    call = current_call.get(None)
+    """An entry of the call being served (or of `call`, or of no call: the
+    administration command), whose URI the call will answer with."""
+    if call is None:
+        call = current_call.get(None)
     if call is None:
         call = CallRecord(rpc="admin")
     entry = AuditEntry(
@@ -336,3 +338,27 @@ def _query_filters(filters: ActionFilters) -> list[tuple[str, str]]:
         if moment is not None:
             params.append((name, moment.astimezone(UTC).isoformat().replace("+00:00", "Z")))
     return params
+
+
+def throttled_entry(
+    by: str, client: str, key_id: str | None, key_owner: tuple[str, int] | None
+) -> AuditEntry:
+    """The entry of a burst of failed authentication that the throttle began to
+    refuse: in the log of the key's owner when the key is real (they should know
+    someone is guessing at it), else in no namespace's (operators read it)."""
+    namespace = AuditNamespace("", None)
+    object_uri = ""
+    if key_id is not None and key_owner is not None:
+        owner, owner_id = key_owner
+        namespace = AuditNamespace(owner, owner_id)
+        object_uri = f"/api/account/v1/user/{owner}/key/{key_id}/"
+    return new_entry(
+        namespace,
+        AuditAction.AUTHENTICATION_THROTTLED,
+        object_uri,
+        Actor("anonymous"),
+        code="RESOURCE_EXHAUSTED",
+        reason="BY_KEY" if by == "key" else "BY_CLIENT",
+        detail=f"client={client}",
+        call=CallRecord(rpc="", ip=client),
+    )

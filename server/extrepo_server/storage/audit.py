@@ -86,6 +86,16 @@ def entry_values(entry: AuditEntry) -> dict[str, object]:
     }
 
 
+def record_on(conn: sa.Connection, entry: AuditEntry, namespace_id: int | None = None) -> None:
+    """Write `entry` in the transaction of `conn` (the administration's stores, on
+    SQLAlchemy Connections); `namespace_id` completes an entry made before its
+    namespace's account existed."""
+    values = entry_values(entry)
+    if namespace_id is not None:
+        values["namespace_id"] = namespace_id
+    conn.execute(_audit.insert().values(values))
+
+
 def _stored(row: tuple) -> StoredAction:
     fields = row[10]
     return StoredAction(

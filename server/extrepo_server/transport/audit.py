@@ -134,6 +134,7 @@ class CallAudit:
             actor,
             code=code.name,
             reason=getattr(error, "reason", None) or "",
+            detail=f"consumer={consumer}" if (consumer := getattr(request, "consumer", "")) else "",
         )
         try:
             await self._store.record(entry)
