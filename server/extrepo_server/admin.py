@@ -13,6 +13,7 @@ once (see security.authentication).
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from .app import Components
 from .config import Settings
 from .credential_keys import Outcome
 from .domain.access import Role
+from .domain.audit import Actor, AuditAction, AuditEntry, AuditNamespace, new_entry
 from .domain.errors import FailedPrecondition, InvalidArgument
 from .domain.names import namespace_problem
 from .security import api_keys
@@ -35,6 +37,36 @@ def _check_name(name: str, field: str) -> None:
         raise InvalidArgument.single(field, problem)
 
 
+ACCOUNT_ROOT = "/api/account/v1"
+
+
+def _operator() -> Actor:
+    """The administration command's actor: `admin:<the OS user running it>`."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        who = "unknown"
+    return Actor(f"admin:{who}")
+
+
+def _entry(
+    action: AuditAction, namespace: str, object_uri: str, account_id: int | None = None, detail=""
+) -> AuditEntry:
+    """An audit entry of the administration command, written by the store in the
+    change's transaction (which completes the namespace's id where it was unknown)."""
+    return new_entry(
+        AuditNamespace(namespace, account_id), action, object_uri, _operator(), detail=detail
+    )
+
+
+def _user_uri(name: str) -> str:
+    return f"{ACCOUNT_ROOT}/user/{name}/"
+
+
+def _organization_uri(name: str) -> str:
+    return f"{ACCOUNT_ROOT}/organization/{name}/"
+
+
 @dataclass
 class Admin:
     components: Components
@@ -42,33 +74,74 @@ class Admin:
 
     def create_user(self, name: str) -> None:
         _check_name(name, "user")
-        self.components.accounts.create_account(name, USER)
+        self.components.accounts.create_account(
+            name, USER, audit=_entry(AuditAction.USER_CREATE, name, _user_uri(name))
+        )
 
     def create_organization(self, name: str, owner: str) -> None:
         _check_name(name, "organization")
         accounts = self.components.accounts
         owner_id = accounts.account_id(owner, USER)
-        accounts.create_account(name, ORGANIZATION, owner_id=owner_id)
+        accounts.create_account(
+            name,
+            ORGANIZATION,
+            owner_id=owner_id,
+            audit=_entry(
+                AuditAction.ORGANIZATION_CREATE,
+                name,
+                _organization_uri(name),
+                detail=f"owner={owner}",
+            ),
+        )
 
     def delete_user(self, name: str, *, force: bool = False) -> DeletedAccount:
         """Delete a user with their keys and memberships; their repositories only
         with `force`. Refused while they are the last owner of an organization."""
-        return self.components.accounts.delete_account(name, USER, force=force)
+        return self.components.accounts.delete_account(
+            name,
+            USER,
+            force=force,
+            audit=_entry(AuditAction.USER_DELETE, name, _user_uri(name), detail=f"force={force}"),
+        )
 
     def delete_organization(self, name: str, *, force: bool = False) -> DeletedAccount:
         """Delete an organization with its memberships; its repositories only with `force`."""
-        return self.components.accounts.delete_account(name, ORGANIZATION, force=force)
+        return self.components.accounts.delete_account(
+            name,
+            ORGANIZATION,
+            force=force,
+            audit=_entry(
+                AuditAction.ORGANIZATION_DELETE,
+                name,
+                _organization_uri(name),
+                detail=f"force={force}",
+            ),
+        )
 
     def set_member(self, organization: str, user: str, role: Role) -> None:
         accounts = self.components.accounts
         accounts.set_membership(
-            accounts.account_id(organization, ORGANIZATION), accounts.account_id(user, USER), role
+            accounts.account_id(organization, ORGANIZATION),
+            accounts.account_id(user, USER),
+            role,
+            _entry(
+                AuditAction.MEMBER_ADD,
+                organization,
+                f"{_organization_uri(organization)}member/{user}/",
+                detail=f"role={role.value}",
+            ),
         )
 
     def remove_member(self, organization: str, user: str) -> None:
         accounts = self.components.accounts
         accounts.remove_membership(
-            accounts.account_id(organization, ORGANIZATION), accounts.account_id(user, USER)
+            accounts.account_id(organization, ORGANIZATION),
+            accounts.account_id(user, USER),
+            _entry(
+                AuditAction.MEMBER_REMOVE,
+                organization,
+                f"{_organization_uri(organization)}member/{user}/",
+            ),
         )
 
     def accounts(self) -> list[tuple[str, str, int]]:
@@ -78,7 +151,18 @@ class Admin:
         accounts = self.components.accounts
         user_id = accounts.account_id(user, USER)
         key = api_keys.generate()
-        accounts.add_key(key.id, user_id, key.secret_sha256, label)
+        accounts.add_key(
+            key.id,
+            user_id,
+            key.secret_sha256,
+            label,
+            _entry(
+                AuditAction.KEY_CREATE,
+                user,
+                f"{_user_uri(user)}key/{key.id}/",
+                detail=f"label={label}" if label else "",
+            ),
+        )
         return key
 
     def keys(self, user: str) -> list[KeyInfo]:
@@ -86,7 +170,12 @@ class Admin:
         return accounts.list_keys(accounts.account_id(user, USER))
 
     def revoke_key(self, key_id: str) -> None:
-        self.components.accounts.revoke_key(key_id)
+        self.components.accounts.revoke_key(
+            key_id,
+            lambda owner, owner_id: _entry(
+                AuditAction.KEY_REVOKE, owner, f"{_user_uri(owner)}key/{key_id}/", owner_id
+            ),
+        )
 
     def stored_credentials(self, namespace: str, name: str) -> tuple[str, str]:
         """The decrypted username and password of a repository (what a pull would use)."""

@@ -15,17 +15,20 @@ module is the only one that knows them all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.metadata
 import logging
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
+from extrepo.v1 import action_service_pb2 as action_pb
+from extrepo.v1 import action_service_pb2_grpc as action_pb_grpc
 from extrepo.v1 import pull_access_service_pb2 as pull_pb
 from extrepo.v1 import pull_access_service_pb2_grpc as pull_pb_grpc
 from extrepo.v1 import registry_service_pb2 as registry_pb
@@ -39,6 +42,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .config import Settings
 from .credential_keys import load_keyring, verify_keyring
+from .domain.audit import AuditLog, throttled_entry
 from .domain.catalog import RepositoryCatalog
 from .domain.pull_access import PullAccessCatalog
 from .domain.rechecks import Rechecker
@@ -54,15 +58,17 @@ from .security.check_budget import CheckBudget
 from .security.credentials import Keyring
 from .security.cursors import CursorSigner
 from .security.mesh import MeshAuthenticator, load_policy
-from .security.throttle import FailureThrottle
+from .security.throttle import ClientAddresses, FailureThrottle
 from .storage import schema
 from .storage.accounts import AccountStore
+from .storage.audit import AuditStore
 from .storage.checks import CheckStore
 from .storage.database import create_engine
-from .storage.handouts import HandoutStore
 from .storage.registries import RegistryStore
 from .storage.repositories import RepositoryStore
 from .storage.usages import UsageStore
+from .transport.action_servicer import ActionServicer
+from .transport.audit import CallAudit
 from .transport.interceptor import CallInterceptor, MeshInterceptor
 from .transport.pull_access_servicer import PullAccessServicer
 from .transport.registry_servicer import RegistryServicer
@@ -90,7 +96,7 @@ class Components:
     checks: CheckStore  # the background re-checks' queue
     registry_store: RegistryStore  # the registries of namespaces (read-only)
     usages: UsageStore  # which consumers use which repositories (internal listener)
-    handouts: HandoutStore  # the record of pull access handed to mesh services
+    audit: AuditStore  # the audit log (changes' entries are written by their stores)
     plain_http_hosts: frozenset[str]
     check_timeout_seconds: float
     recheck_per_host: int
@@ -112,8 +118,9 @@ def api_services(components: Components) -> list[Service]:
     # replica shares, so a cursor one replica issued is good at any other.
     signer = CursorSigner(components.keyring.keys)
     catalog = RepositoryCatalog(
-        components.repositories, components.keyring, signer, components.verifier
+        components.repositories, components.keyring, signer, components.verifier, components.audit
     )
+    audit_log = AuditLog(components.audit, signer)
     registries = RegistryCatalog(components.registry_store, signer, components.plain_http_hosts)
     return [
         Service(
@@ -126,6 +133,12 @@ def api_services(components: Components) -> list[Service]:
             registry_pb.DESCRIPTOR.services_by_name["RegistryService"].full_name,
             lambda server: registry_pb_grpc.add_RegistryServiceServicer_to_server(
                 RegistryServicer(registries), server
+            ),
+        ),
+        Service(
+            action_pb.DESCRIPTOR.services_by_name["ActionService"].full_name,
+            lambda server: action_pb_grpc.add_ActionServiceServicer_to_server(
+                ActionServicer(audit_log), server
             ),
         ),
     ]
@@ -175,7 +188,7 @@ def build(settings: Settings, *, with_keyring: bool = True) -> Components:
         checks=CheckStore(engine),
         registry_store=RegistryStore(engine),
         usages=UsageStore(engine),
-        handouts=HandoutStore(engine),
+        audit=AuditStore(engine),
         plain_http_hosts=settings.registry_plain_http_host_set,
         check_timeout_seconds=settings.registry_timeout_seconds,
         recheck_per_host=settings.recheck_per_host,
@@ -208,7 +221,7 @@ def internal_services(components: Components) -> list[Service]:
         components.keyring,
         components.registries,
         components.accounts,
-        components.handouts,
+        components.audit,
     )
     return [
         Service(
@@ -236,10 +249,12 @@ async def create_internal_server(
     assert settings.internal_tls_cert_file and settings.internal_tls_key_file
     assert settings.mesh_ca_file and settings.mesh_policy_file
     authenticator = MeshAuthenticator(load_policy(settings.mesh_policy_file))
+    # A mesh service's address is its peer: no gateway stands in front of it.
+    audit = CallAudit(components.audit, ClientAddresses(()).of, components.accounts.namespace_id)
     server = grpc.aio.server(
         interceptors=[
             *tracing.server_interceptors(excluded_services=OPEN_SERVICES),
-            MeshInterceptor(authenticator, open_services=OPEN_SERVICES),
+            MeshInterceptor(authenticator, open_services=OPEN_SERVICES, audit=audit),
         ]
     )
     credentials = ReloadingCredentials(
@@ -291,16 +306,18 @@ async def create_server(
         per_key=settings.auth_failures_per_key,
         window_seconds=settings.auth_failure_window_seconds,
         trusted_proxies=settings.trusted_proxy_networks,
+        on_refusal=_throttle_recorder(components),
     )
     authenticator = Authenticator(
         components.accounts, cache_seconds=settings.auth_cache_seconds, throttle=throttle
     )
     gate = ShutdownGate(open_services=OPEN_SERVICES)
+    audit = CallAudit(components.audit, throttle.clients.of, components.accounts.namespace_id)
     server = grpc.aio.server(
         interceptors=[
             # None while tracing is off; else first, so its span covers the others.
             *tracing.server_interceptors(excluded_services=OPEN_SERVICES),
-            CallInterceptor(authenticator, open_services=OPEN_SERVICES),
+            CallInterceptor(authenticator, open_services=OPEN_SERVICES, audit=audit),
             gate,
         ]
     )
@@ -320,6 +337,44 @@ async def create_server(
     return server, port, shutdown
 
 
+def _throttle_recorder(components: Components) -> Callable[[str, str, str | None], None]:
+    """What the authentication throttle calls when it begins refusing a client or a
+    key: an audit entry, written off the event loop (it reads the key's owner and
+    writes; it happens once per refusal window, never on a good call's path)."""
+
+    def write(by: str, client: str, key_id: str | None) -> None:
+        try:
+            owner = components.accounts.key_owner(key_id) if key_id else None
+            key_owner = None if owner is None else (owner.username, owner.user_id)
+            components.audit.record_now(throttled_entry(by, client, key_id, key_owner))
+        except Exception:
+            log.exception("could not record a burst of failed authentication in the audit log")
+
+    def record(by: str, client: str, key_id: str | None) -> None:
+        try:
+            asyncio.get_running_loop().run_in_executor(None, write, by, client, key_id)
+        except RuntimeError:  # no event loop: a caller outside the server
+            write(by, client, key_id)
+
+    return record
+
+
+async def prune_audit_log(audit: AuditStore, retention_days: float) -> None:
+    """Remove audit entries older than the retention, now and then for ever (a task
+    of the running server; cancelled at shutdown). Every hour, or every tenth of the
+    retention if that is shorter. Each replica prunes: the DELETEs are idempotent."""
+    retention = timedelta(days=retention_days)
+    interval = min(3600.0, retention.total_seconds() / 10)
+    while True:
+        try:
+            removed = await asyncio.to_thread(audit.prune, datetime.now(UTC) - retention)
+            if removed:
+                log.info("audit log pruned", extra={"removed": removed})
+        except Exception:
+            log.exception("could not prune the audit log; trying again later")
+        await asyncio.sleep(interval)
+
+
 async def serve(settings: Settings, port_file: Path | None = None) -> None:
     if settings.tracing_endpoint:
         # Before anything is built: statements and the registry client choose their
@@ -335,6 +390,11 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
     verify_keyring(components.keyring, components.engine, settings)
     _, port, shutdown = await create_server(settings, components)
     rechecks = start_rechecks(components)
+    pruning = None
+    if settings.audit_retention_days > 0:
+        pruning = asyncio.create_task(
+            prune_audit_log(components.audit, settings.audit_retention_days)
+        )
     metrics = None
     if settings.metrics_address is not None:
         metrics = serve_metrics(
@@ -386,11 +446,15 @@ async def serve(settings: Settings, port_file: Path | None = None) -> None:
         await internal.stop(settings.shutdown_grace_seconds)
     if rechecks is not None:
         await rechecks.stop()
+    if pruning is not None:
+        pruning.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruning
     await components.registries.aclose()
     components.checks.close()
     components.registry_store.close()
     components.usages.close()
-    components.handouts.close()
+    components.audit.close()
     components.repositories.close()
     components.engine.dispose()
     tracing.shutdown()  # exports the spans still queued

@@ -204,6 +204,12 @@ class Settings(BaseSettings):
         description="how many credential checks (Create, Update, ValidateRepository) one "
         "user may cause per minute; more answer RESOURCE_EXHAUSTED",
     )
+    audit_retention_days: float = Field(
+        default=400,
+        ge=0,
+        description="how long audit log entries are kept; the server removes older ones "
+        "every hour (0 keeps them forever)",
+    )
 
     @field_validator("address")
     @classmethod

@@ -177,7 +177,7 @@ def test_links_of_a_middle_page_carry_filters_and_cursors():
     request = PageRequest(limit=5, offset=10, cursor=None)
     links = page_links_(
         list_path="/api/repo/v1/team/repository/",
-        query_filters=("", "a.io"),
+        query_filters=(("name", ""), ("registry", "a.io")),
         cursor_filters=("", "a.io"),
         request=request,
         first_name="a.io/k",
@@ -201,7 +201,7 @@ def test_links_of_a_middle_page_carry_filters_and_cursors():
 def test_the_ends_of_a_listing_have_no_link_beyond():
     first = page_links_(
         list_path="/l/",
-        query_filters=NO_FILTERS,
+        query_filters=(),
         cursor_filters=NO_FILTERS,
         request=PageRequest(limit=5, offset=0, cursor=None),
         first_name="a",
@@ -215,7 +215,7 @@ def test_the_ends_of_a_listing_have_no_link_beyond():
 def test_the_page_after_the_first_links_back_without_a_cursor():
     links = page_links_(
         list_path="/l/",
-        query_filters=NO_FILTERS,
+        query_filters=(),
         cursor_filters=NO_FILTERS,
         request=PageRequest(limit=5, offset=3, cursor=None),
         first_name="d",

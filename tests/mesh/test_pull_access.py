@@ -165,12 +165,16 @@ def test_every_hand_out_is_recorded_without_its_secret(pulling, token_registry):
     engine = sa.create_engine(f"sqlite:///{pulling.server.data_dir / 'extrepo.db'}")
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.text("SELECT repository, identity, kind FROM pull_handout WHERE repository = :n"),
-            {"n": name},
+            sa.text(
+                "SELECT object, actor, reason, state FROM audit_action "
+                "WHERE action = 'Pull Access' AND object LIKE :n"
+            ),
+            {"n": f"%/repository/{name}/"},
         ).all()
-        everything = str(connection.execute(sa.text("SELECT * FROM pull_handout")).all())
+        everything = str(connection.execute(sa.text("SELECT * FROM audit_action")).all())
     engine.dispose()
-    assert (name, PULLER_ID, "token") in rows
+    assert [row[1:] for row in rows] == [(PULLER_ID, "TOKEN", "Success")] * len(rows)
+    assert rows
     assert PULLER[1] not in everything and "eyJ" not in everything
     log = pulling.server.log_text()
     assert "pull access handed out" in log

@@ -336,3 +336,37 @@ def test_usage_and_delete_racing_on_postgresql_replicas(postgres, tmp_path):
             outcomes = _race_rounds(stub, api, name, 30)
     print("race outcomes:", outcomes)
     assert sum(outcomes.values()) == 30
+
+
+def test_usages_are_on_the_owner_record(running, deployer):
+    """Each CreateUsage and DeleteUsage answers with its audit entry (trailing
+    metadata), which the namespace's owner reads in their log: who, which repository,
+    which consumer; a call that changed nothing is marked UNCHANGED."""
+    namespace, api = running.user("grpc")
+    name = "reg.example.com/team/audited"
+    api.create(name, "u", "p")
+    stub = running.stub(deployer)
+    consumer = "/api/app/v1/service/audited/"
+    request = pb.CreateUsageRequest(namespace=namespace, repository=name, consumer=consumer)
+    _, call = stub.CreateUsage.with_call(request, timeout=10)
+    uri = dict(call.trailing_metadata())["x-dockercloud-action-uri"]
+    assert uri.startswith(f"/api/audit/v1/{namespace}/action/")
+    stub.CreateUsage(request, timeout=10)
+    remove(stub, namespace, name, consumer)
+    with pytest.raises(grpc.RpcError) as refused:
+        create(stub, namespace, "reg.example.com/team/missing", consumer)
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+
+    log = api.actions()["objects"]
+    usage_entries = [e for e in log if e["action"].startswith("Usage")]
+    assert [(e["action"], e["reason"], e["code"]) for e in usage_entries] == [
+        ("Usage Create", "", "NOT_FOUND"),
+        ("Usage Delete", "", "OK"),
+        ("Usage Create", "UNCHANGED", "OK"),
+        ("Usage Create", "", "OK"),
+    ]
+    assert {(e["actor"], e["detail"], e["is_user_action"]) for e in usage_entries} == {
+        (DEPLOYER, f"consumer={consumer}", False)
+    }
+    assert usage_entries[-1]["resource_uri"] == uri
+    assert usage_entries[1]["object"] == f"/api/repo/v1/{namespace}/repository/{name}/"

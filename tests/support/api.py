@@ -12,6 +12,8 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import grpc
+from extrepo.v1 import action_service_pb2 as action_pb
+from extrepo.v1 import action_service_pb2_grpc as action_pb_grpc
 from extrepo.v1 import registry_service_pb2 as registry_pb
 from extrepo.v1 import registry_service_pb2_grpc as registry_pb_grpc
 from extrepo.v1 import repository_service_pb2 as pb
@@ -76,6 +78,13 @@ class Api(Protocol):
         self, namespace: str = "", limit: int = 0, offset: int = 0, cursor: str = ""
     ) -> dict: ...
     def follow_registries(self, path: str) -> dict: ...
+    def action(self, uuid: str, namespace: str = "") -> dict: ...
+    def actions(self, namespace: str = "", **query: Any) -> dict: ...
+    def follow_actions(self, path: str) -> dict: ...
+
+    # The audit entry the last call answered with (X-DockerCloud-Action-URI /
+    # x-dockercloud-action-uri), "" if none.
+    last_action_uri: str
 
 
 def basic_authorization(username: str, api_key: str) -> str:
@@ -111,6 +120,10 @@ def _error(exc: grpc.RpcError) -> ApiError:
     return ApiError(exc.code(), exc.details() or "", violations, reason, metadata)
 
 
+def _action_uri(metadata) -> str:
+    return dict(metadata or ()).get("x-dockercloud-action-uri", "")
+
+
 def _envelope(reply) -> dict[str, Any]:
     """A list answer as the REST envelope: `next`/`previous` None at the ends."""
     meta = reply.meta
@@ -126,12 +139,12 @@ def _envelope(reply) -> dict[str, Any]:
     }
 
 
-def _list_path(path: str, collection: str) -> tuple[str, dict[str, str]]:
-    """A meta.next/previous path `/api/repo/v1/[ns/]<collection>/?...`: its namespace
+def _list_path(path: str, collection: str, api: str = "repo") -> tuple[str, dict[str, str]]:
+    """A meta.next/previous path `/api/<api>/v1/[ns/]<collection>/?...`: its namespace
     ("" for none) and its query."""
     parts = urlsplit(path)
     segments = parts.path.strip("/").split("/")
-    assert segments[:3] == ["api", "repo", "v1"] and segments[-1] == collection, path
+    assert segments[:3] == ["api", api, "v1"] and segments[-1] == collection, path
     namespace = segments[3] if len(segments) == 5 else ""
     return namespace, {k: v[0] for k, v in parse_qs(parts.query).items()}
 
@@ -144,13 +157,36 @@ class GrpcApi:
     def __init__(self, channel: grpc.Channel, authorization: str | None) -> None:
         self._stub = pb_grpc.RepositoryServiceStub(channel)
         self._registries = registry_pb_grpc.RegistryServiceStub(channel)
+        self._actions = action_pb_grpc.ActionServiceStub(channel)
         self._metadata = (("authorization", authorization),) if authorization else ()
+        self.last_action_uri = ""
 
     def _call(self, method: str, request, stub=None):
+        callable_ = getattr(stub or self._stub, method)
         try:
-            return getattr(stub or self._stub, method)(request, metadata=self._metadata, timeout=30)
+            response, call = callable_.with_call(request, metadata=self._metadata, timeout=30)
         except grpc.RpcError as exc:
+            self.last_action_uri = _action_uri(exc.trailing_metadata())
             raise _error(exc) from None
+        self.last_action_uri = _action_uri(call.trailing_metadata())
+        return response
+
+    def action(self, uuid: str, namespace: str = "") -> dict:
+        request = action_pb.GetActionRequest(namespace=namespace, uuid=uuid)
+        return _as_dict(self._call("GetAction", request, self._actions).action)
+
+    def actions(self, namespace: str = "", **query: Any) -> dict:
+        request = action_pb.ListActionsRequest(namespace=namespace)
+        for key, value in query.items():
+            if key in ("since", "until"):
+                getattr(request, key).FromJsonString(value)
+            else:
+                setattr(request, key, int(value) if key in ("limit", "offset") else value)
+        return _envelope(self._call("ListActions", request, self._actions))
+
+    def follow_actions(self, path: str) -> dict:
+        namespace, query = _list_path(path, "action", api="audit")
+        return self.actions(namespace=namespace, **query)
 
     def registry(self, host: str, namespace: str = "") -> dict:
         request = registry_pb.GetRegistryRequest(namespace=namespace, host=host)

@@ -89,11 +89,13 @@ class RestApi:
 
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+        self.last_action_uri = ""
 
     def request(
         self, method: str, path: str, *, expect: int = 200, **kwargs: Any
     ) -> httpx.Response:
         response = self.client.request(method, path, **kwargs)
+        self.last_action_uri = response.headers.get("X-DockerCloud-Action-URI", "")
         if response.status_code >= 400:
             raise error_from(response)
         assert response.status_code == expect, (
@@ -149,6 +151,15 @@ class RestApi:
         return self.request("GET", path).json()
 
     follow_registries = follow
+    follow_actions = follow
+
+    def action(self, uuid: str, namespace: str = "") -> dict:
+        ns = f"/{quote(namespace, safe='')}" if namespace else ""
+        return self.request("GET", f"/api/audit/v1{ns}/action/{quote(uuid, safe='')}/").json()
+
+    def actions(self, namespace: str = "", **query: Any) -> dict:
+        ns = f"/{quote(namespace, safe='')}" if namespace else ""
+        return self.request("GET", f"/api/audit/v1{ns}/action/", params=query).json()
 
     def registry(self, host: str, namespace: str = "") -> dict:
         ns = f"/{quote(namespace, safe='')}" if namespace else ""

@@ -66,7 +66,7 @@ func withCORS(next http.Handler, origins []string) http.Handler {
 		// the JSON Content-Type of a write.
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Accept"},
 		// Location of a 201, Retry-After of a 429 or 503, the request id.
-		ExposedHeaders: []string{"Location", "Retry-After", RequestIDHeader},
+		ExposedHeaders: []string{"Location", "Retry-After", RequestIDHeader, ActionURIHeader},
 		// A page sends the API key itself, in Authorization; the browser's
 		// own credentials (cookies, a cached Basic login) are never asked
 		// for, so a page cannot act with a login it did not supply.

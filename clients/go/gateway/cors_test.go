@@ -78,7 +78,7 @@ func TestCORS(t *testing.T) {
 		}
 		w = simple(h, origin)
 		if w.Code != 200 || w.Header().Get("Access-Control-Allow-Origin") != origin ||
-			w.Header().Get("Access-Control-Expose-Headers") != "Location, Retry-After, X-Request-Id" {
+			w.Header().Get("Access-Control-Expose-Headers") != "Location, Retry-After, X-Request-Id, X-Dockercloud-Action-Uri" {
 			t.Errorf("GET from %s: %d %v", origin, w.Code, w.Header())
 		}
 	}

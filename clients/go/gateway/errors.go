@@ -47,7 +47,7 @@ type errorWriter struct {
 // INVALID_ARGUMENT 400, UNAUTHENTICATED 401, PERMISSION_DENIED 403,
 // RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, ...) and a JSON body with an
 // actionable `error`.
-func (e *errorWriter) handle(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+func (e *errorWriter) handle(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
 	httpStatus := 0
 	var custom *runtime.HTTPStatusError
 	if errors.As(err, &custom) {
@@ -70,6 +70,7 @@ func (e *errorWriter) handle(_ context.Context, _ *runtime.ServeMux, _ runtime.M
 			httpStatus = http.StatusConflict
 		}
 	}
+	setActionURI(ctx, w)
 	e.write(w, r, httpStatus, s)
 }
 

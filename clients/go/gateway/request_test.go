@@ -10,7 +10,8 @@ import (
 )
 
 // Authorization reaches the server once, as `authorization`, and no other
-// header does: not as grpcgateway-*, not as a client's Grpc-Metadata-*.
+// header does: not as grpcgateway-* (but the User-Agent, for the audit log),
+// not as a client's Grpc-Metadata-*.
 func TestOnlyAuthorizationIsForwardedOnce(t *testing.T) {
 	f := newFixture(t, nil)
 	const auth = "Basic YWxpY2U6ZWtfa2V5"
@@ -27,7 +28,13 @@ func TestOnlyAuthorizationIsForwardedOnce(t *testing.T) {
 	if got := md.Get("authorization"); len(got) != 1 || got[0] != auth {
 		t.Errorf("authorization %q, want once %q", got, auth)
 	}
+	if got := md.Get("grpcgateway-user-agent"); len(got) != 1 || got[0] != "Go-http-client/1.1" {
+		t.Errorf("grpcgateway-user-agent %q, want the client's User-Agent once", got)
+	}
 	for key := range md {
+		if key == "grpcgateway-user-agent" {
+			continue
+		}
 		if strings.HasPrefix(key, "grpcgateway-") || key == "foo" || key == "cookie" {
 			t.Errorf("forwarded %s: %q", key, md.Get(key))
 		}

@@ -31,11 +31,16 @@ func withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// requestIDOnly forwards the request id, and no other header, as gRPC metadata
-// (the Authorization header goes its own way: see NewServeMux).
+// requestIDOnly forwards the request id and the User-Agent (for the audit
+// log's entries, under grpc-gateway's usual name `grpcgateway-user-agent`),
+// and no other header, as gRPC metadata (the Authorization header goes its
+// own way: see NewServeMux).
 func requestIDOnly(key string) (string, bool) {
-	if http.CanonicalHeaderKey(key) == RequestIDHeader {
+	switch http.CanonicalHeaderKey(key) {
+	case RequestIDHeader:
 		return "x-request-id", true
+	case "User-Agent":
+		return "grpcgateway-user-agent", true
 	}
 	return "", false
 }

@@ -33,13 +33,15 @@ func TestRoutesComeFromTheProto(t *testing.T) {
 		"POST /api/repo/v1/repository/{name=**}:validate" + svc + "ValidateRepository",
 		"GET /api/repo/v1/{namespace}/registry/{host} extrepo.v1.RegistryService.GetRegistry",
 		"GET /api/repo/v1/registry extrepo.v1.RegistryService.ListRegistries",
+		"GET /api/audit/v1/{namespace}/action/{uuid} extrepo.v1.ActionService.GetAction",
+		"GET /api/audit/v1/action extrepo.v1.ActionService.ListActions",
 	} {
 		if !got[want] {
 			t.Errorf("no route %q in %v", want, got)
 		}
 	}
-	if len(got) != 16 {
-		t.Errorf("%d routes, want 16 (8 RPCs, 2 bindings each): %v", len(got), got)
+	if len(got) != 20 {
+		t.Errorf("%d routes, want 20 (10 RPCs, 2 bindings each): %v", len(got), got)
 	}
 }
 
@@ -61,6 +63,8 @@ func TestAllowedFromTheTable(t *testing.T) {
 		"/api/repo/v1/org/registry":               "GET",
 		"/api/repo/v1/registry/localhost:5000":    "GET",
 		"/api/repo/v1/org/registry/reg.io":        "GET",
+		"/api/audit/v1/action":                    "GET",
+		"/api/audit/v1/org/action/0b5c":           "GET",
 		"/api/repo/v1/repository/a.io/b:validate": "DELETE, GET, PATCH, POST",
 		"/api/repo/v1":                            "",
 		"/api/repo/v1/org/repository/x/y/z":       "DELETE, GET, PATCH",
@@ -77,7 +81,8 @@ func TestAllowedFromTheTable(t *testing.T) {
 // The 404 help lists the table's paths as the original API spells them.
 func TestPathsFromTheTable(t *testing.T) {
 	got := joinList(apiRoutes(t).Paths())
-	const want = "/api/repo/v1/[namespace/]registry/, /api/repo/v1/[namespace/]registry/<host>/, " +
+	const want = "/api/audit/v1/[namespace/]action/, /api/audit/v1/[namespace/]action/<uuid>/, " +
+		"/api/repo/v1/[namespace/]registry/, /api/repo/v1/[namespace/]registry/<host>/, " +
 		"/api/repo/v1/[namespace/]repository/, /api/repo/v1/[namespace/]repository/<name>/ and " +
 		"/api/repo/v1/[namespace/]repository/<name>:validate/"
 	if got != want {

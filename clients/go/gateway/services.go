@@ -31,6 +31,7 @@ type service struct {
 var services = []service{
 	{&extrepov1.RepositoryService_ServiceDesc, extrepov1gw.RegisterRepositoryServiceHandler},
 	{&extrepov1.RegistryService_ServiceDesc, extrepov1gw.RegisterRegistryServiceHandler},
+	{&extrepov1.ActionService_ServiceDesc, extrepov1gw.RegisterActionServiceHandler},
 }
 
 // serviceNames lists the full names of the served services, for RoutesOf.

@@ -19,7 +19,8 @@ import (
 // The switch is on the message behind m: with `response_body` the generated
 // handlers pass a wrapper type (response_RepositoryService_Create_0) that
 // embeds *CreateResponse, so a type switch on m itself would never match.
-func successStatus(_ context.Context, w http.ResponseWriter, m proto.Message) error {
+func successStatus(ctx context.Context, w http.ResponseWriter, m proto.Message) error {
+	setActionURI(ctx, w)
 	switch resp := m.ProtoReflect().Interface().(type) {
 	case *extrepov1.CreateResponse:
 		if uri := resp.GetRepository().GetResourceUri(); uri != "" {

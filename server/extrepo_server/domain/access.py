@@ -38,6 +38,7 @@ class Principal:
     user_id: int
     username: str
     organizations: dict[str, OrganizationAccess] = field(default_factory=dict)
+    key_id: str = ""  # the id of the API key the caller presented (for the audit log)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from . import paging
 from .access import Action, NamespaceGrant, Principal, authorize
+from .audit import Actor, AuditAction, AuditEntry, AuditNamespace, new_entry
 from .credentials import length_violations, open_credentials
 from .errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound, quote
 from .names import RepositoryName, parse_name
 from .paging import Page
 from .ports import (
+    AuditStore,
     Cipher,
     EncryptedCredentials,
     PullCredentials,
@@ -25,7 +27,7 @@ from .ports import (
     RepositoryStore,
     Signer,
 )
-from .resources import parse_registry_filter, registry_uri, repository_list_path
+from .resources import parse_registry_filter, registry_uri, repository_list_path, repository_uri
 from .verification import Verifier
 
 
@@ -57,14 +59,40 @@ class Validation:
     registry: str  # the registry's resource URI
 
 
+def _entry(
+    principal: Principal,
+    grant: NamespaceGrant,
+    action: AuditAction,
+    name: str,
+    *,
+    fields: tuple[str, ...] = (),
+    reason: str = "",
+) -> AuditEntry:
+    """The audit entry of a user's operation on repository `name`."""
+    return new_entry(
+        AuditNamespace.of(grant),
+        action,
+        repository_uri(grant.namespace, name),
+        Actor.of_user(principal),
+        fields=fields,
+        reason=reason,
+    )
+
+
 class RepositoryCatalog:
     def __init__(
-        self, store: RepositoryStore, cipher: Cipher, signer: Signer, verifier: Verifier
+        self,
+        store: RepositoryStore,
+        cipher: Cipher,
+        signer: Signer,
+        verifier: Verifier,
+        audit: AuditStore,
     ) -> None:
         self._store = store
         self._cipher = cipher
         self._signer = signer
         self._verifier = verifier
+        self._audit = audit
 
     def get(self, principal: Principal, *, namespace: str, name: str) -> Repository:
         grant = authorize(principal, namespace, Action.READ)
@@ -114,6 +142,7 @@ class RepositoryCatalog:
             credentials,
             verification,
             verifier.next_check(verification),
+            audit=_entry(principal, grant, AuditAction.REPOSITORY_CREATE, parsed.full),
         )
 
     async def update(
@@ -157,6 +186,15 @@ class RepositoryCatalog:
             verification=verification,
             next_check_at=verifier.next_check(verification),
             host=parsed.host,
+            audit=_entry(
+                principal,
+                grant,
+                AuditAction.REPOSITORY_UPDATE,
+                parsed.full,
+                fields=tuple(
+                    f for f, sent in (("username", username), ("password", password)) if sent
+                ),
+            ),
         )
 
     async def validate(
@@ -179,6 +217,19 @@ class RepositoryCatalog:
         credentials = self._completed(grant, parsed, username, password)
         self._verifier.spend(str(principal.user_id))
         check = await self._verifier.check(parsed.host, parsed.path, credentials)
+        # A check is no change, but it sends stored credentials to a registry: on record.
+        await self._audit.record(
+            _entry(
+                principal,
+                grant,
+                AuditAction.REPOSITORY_VALIDATE,
+                parsed.full,
+                fields=tuple(
+                    f for f, sent in (("username", username), ("password", password)) if sent
+                ),
+                reason=check.verification.state.name,
+            )
+        )
         return Validation(check, registry_uri(grant.namespace, parsed.host))
 
     def _completed(
@@ -216,7 +267,12 @@ class RepositoryCatalog:
     async def delete(self, principal: Principal, *, namespace: str, name: str) -> None:
         grant = authorize(principal, namespace, Action.WRITE)
         parsed = parse_name(name)
-        await self._store.delete(grant, parsed.full, parsed.host)
+        await self._store.delete(
+            grant,
+            parsed.full,
+            parsed.host,
+            audit=_entry(principal, grant, AuditAction.REPOSITORY_DELETE, parsed.full),
+        )
 
     def list(
         self,
@@ -241,7 +297,7 @@ class RepositoryCatalog:
 
         links = paging.page_links(
             list_path=repository_list_path(grant.namespace),
-            query_filters=(name, registry),
+            query_filters=(("name", name), ("registry", registry)),
             cursor_filters=cursor_filters,
             request=request,
             first_name=rows[0].name if rows else None,

@@ -21,6 +21,7 @@ import base64
 import enum
 import hashlib
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 from urllib.parse import urlencode
@@ -207,7 +208,7 @@ class PageLinks:
 def page_links(
     *,
     list_path: str,
-    query_filters: tuple[str, str],
+    query_filters: Sequence[tuple[str, str]],
     cursor_filters: tuple[str, str],
     request: PageRequest,
     first_name: str | None,
@@ -216,16 +217,13 @@ def page_links(
     total: int,
     signer: Signer,
 ) -> PageLinks:
-    """`meta.next` and `meta.previous` for a page, as `/api/...` paths that work when followed."""
-    name_filter, registry_filter = query_filters
+    """`meta.next` and `meta.previous` for a page, as `/api/...` paths that work when
+    followed; `query_filters` are the listing's filters as query parameters (those
+    sent), which the paths carry."""
     limit, offset = request.limit, request.offset
 
     def path(new_offset: int, token: str | None) -> str:
-        params: list[tuple[str, str]] = []
-        if name_filter:
-            params.append(("name", name_filter))
-        if registry_filter:
-            params.append(("registry", registry_filter))
+        params = [(key, value) for key, value in query_filters if value]
         params += [("limit", str(limit)), ("offset", str(new_offset))]
         if token is not None:
             params.append(("cursor", token))

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from .access import NamespaceGrant, OrganizationAccess
+from .audit import ActionFilters, AuditEntry, StoredAction
 from .paging import Window
 from .resources import registry_uri, repository_uri
 
@@ -119,9 +120,11 @@ class RepositoryStore(Protocol):
         credentials: EncryptedCredentials,
         verification: Verification = PENDING,
         next_check_at: datetime | None = None,
+        audit: AuditEntry | None = None,
     ) -> Repository:
         """Store a repository with the outcome of the check of its credentials, and
-        when to check them again (None: never)."""
+        when to check them again (None: never); `audit`, its entry in the audit log,
+        in the same transaction."""
         ...
 
     async def update_credentials(
@@ -136,15 +139,21 @@ class RepositoryStore(Protocol):
         verification: Verification = PENDING,
         next_check_at: datetime | None = None,
         host: str | None = None,
+        audit: AuditEntry | None = None,
     ) -> Repository:
         """Set the given encrypted fields (tokens under key `key_id`) only; a field that
         is None keeps its value. If the kept field is under another key, it is
         re-encrypted with `rewrap` in the same write, so the row stays under one key;
         Unavailable if `rewrap` cannot open it (None). The outcome of the check of the
-        new credentials is stored with them (and as `host`'s latest check)."""
+        new credentials is stored with them (and as `host`'s latest check), and
+        `audit` in the same transaction."""
         ...
 
-    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None: ...
+    async def delete(
+        self, namespace: NamespaceGrant, name: str, host: str, audit: AuditEntry | None = None
+    ) -> None:
+        """Delete a repository, and write `audit` in the same transaction."""
+        ...
 
 
 class Cipher(Protocol):
@@ -377,15 +386,22 @@ class UsageStore(Protocol):
     """Usages of repositories (storage.usages). Errors: NotFound (no such repository)."""
 
     async def add(
-        self, namespace: NamespaceGrant, name: str, consumer: str, recorded_by: str
+        self,
+        namespace: NamespaceGrant,
+        name: str,
+        consumer: str,
+        recorded_by: str,
+        audit: AuditEntry | None = None,
     ) -> tuple[UsageRecord, bool]:
-        """Record a usage (idempotent); whether this call recorded it."""
+        """Record a usage (idempotent); whether this call recorded it. `audit` is
+        written in the same transaction when the usage is new."""
         ...
 
     async def remove(
-        self, namespace: NamespaceGrant, name: str, consumer: str
+        self, namespace: NamespaceGrant, name: str, consumer: str, audit: AuditEntry | None = None
     ) -> tuple[bool, bool]:
-        """Remove a usage if recorded: (whether it was, whether others remain)."""
+        """Remove a usage if recorded: (whether it was, whether others remain).
+        `audit` is written in the same transaction when one was removed."""
         ...
 
     def page(
@@ -401,9 +417,17 @@ class NamespaceDirectory(Protocol):
         ...
 
 
-class HandoutLog(Protocol):
-    """The record of every credential hand-out to the mesh (storage.handouts)."""
+class AuditStore(Protocol):
+    """The audit log's table (storage.audit)."""
 
-    async def record(
-        self, namespace: NamespaceGrant, repository: str, identity: str, kind: PullKind
-    ) -> None: ...
+    async def record(self, entry: AuditEntry) -> None:
+        """Write an entry that goes with no change (a failure, a check, a hand-out)."""
+        ...
+
+    def get(self, namespace: NamespaceGrant, entry_uuid: str) -> StoredAction | None: ...
+
+    def page(
+        self, namespace: NamespaceGrant, window: Window, filters: ActionFilters
+    ) -> tuple[list[StoredAction], list[str], int]:
+        """A page newest first, its rows' cursor edges, and the listing's total."""
+        ...

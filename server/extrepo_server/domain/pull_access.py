@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .audit import Actor, AuditAction, AuditNamespace, new_entry
 from .credentials import open_credentials
 from .errors import FailedPrecondition, quote
 from .mesh import MeshPrincipal, authorize_mesh
 from .names import parse_name
 from .ports import (
+    AuditStore,
     Cipher,
-    HandoutLog,
     NamespaceDirectory,
     PullAccess,
     PullCredentials,
@@ -30,6 +32,9 @@ from .ports import (
     Registries,
     RepositoryStore,
 )
+from .resources import repository_uri
+
+log = logging.getLogger("extrepo.handouts")
 
 # A cached token is handed out only while it has at least this much life left (and
 # at least a tenth of its lifetime): the runtime still has to use it.
@@ -56,14 +61,14 @@ class PullAccessCatalog:
         cipher: Cipher,
         registries: Registries,
         directory: NamespaceDirectory,
-        handouts: HandoutLog,
+        audit: AuditStore,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._repositories = repositories
         self._cipher = cipher
         self._registries = registries
         self._directory = directory
-        self._handouts = handouts
+        self._audit = audit
         self._clock = clock
         self._tokens: dict[bytes, tuple[PullAccess, float]] = {}  # key -> (access, expires at)
         self._fetching: dict[bytes, asyncio.Future] = {}
@@ -86,7 +91,25 @@ class PullAccessCatalog:
                 f"{quote(principal.identity, 255)} receive passwords (allow_password)",
                 reason="PASSWORD_NOT_ALLOWED",
             )
-        await self._handouts.record(grant, parsed.full, principal.identity, access.kind)
+        # On record before it is handed out: no hand-out without its entry.
+        await self._audit.record(
+            new_entry(
+                AuditNamespace.of(grant),
+                AuditAction.PULL_ACCESS,
+                repository_uri(grant.namespace, parsed.full),
+                Actor(principal.identity),
+                reason=access.kind.name,
+            )
+        )
+        log.info(
+            "pull access handed out",
+            extra={
+                "namespace": grant.namespace,
+                "repository": parsed.full,
+                "identity": principal.identity,
+                "kind": access.kind.value,
+            },
+        )
         if access.kind is PullKind.TOKEN:
             return Grant(PullKind.TOKEN, parsed.host, token=access.token, expires_at=expires_at)
         if access.kind is PullKind.PASSWORD:

@@ -92,7 +92,7 @@ class RegistryCatalog:
         records, total = self._store.page(grant, request.window)
         links = paging.page_links(
             list_path=registry_list_path(grant.namespace),
-            query_filters=("", ""),
+            query_filters=(),
             cursor_filters=_CURSOR_FILTERS,
             request=request,
             first_name=records[0].host if records else None,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .audit import Actor, AuditAction, AuditNamespace, new_entry
 from .errors import FieldViolation, InvalidArgument
 from .mesh import MeshPrincipal, authorize_mesh
 from .names import parse_name
 from .ports import NamespaceDirectory, UsageRecord, UsageStore
+from .resources import repository_uri
 
 MAX_CONSUMER_LENGTH = 255
 DEFAULT_PAGE_SIZE = 25
@@ -44,6 +46,16 @@ def _name_violations(repository: str) -> list[FieldViolation]:
     return []
 
 
+def _entry(principal: MeshPrincipal, grant, action: AuditAction, repository: str, consumer: str):
+    return new_entry(
+        AuditNamespace.of(grant),
+        action,
+        repository_uri(grant.namespace, repository),
+        Actor(principal.identity),
+        detail=f"consumer={consumer}",
+    )
+
+
 class UsageCatalog:
     def __init__(self, store: UsageStore, directory: NamespaceDirectory) -> None:
         self._store = store
@@ -56,7 +68,8 @@ class UsageCatalog:
         violations = _name_violations(repository) + _consumer_violations(consumer)
         if violations:
             raise InvalidArgument(violations)
-        return await self._store.add(grant, repository, consumer, principal.identity)
+        entry = _entry(principal, grant, AuditAction.USAGE_CREATE, repository, consumer)
+        return await self._store.add(grant, repository, consumer, principal.identity, entry)
 
     async def remove(
         self, principal: MeshPrincipal, *, namespace: str, repository: str, consumer: str
@@ -65,7 +78,8 @@ class UsageCatalog:
         violations = _name_violations(repository) + _consumer_violations(consumer)
         if violations:
             raise InvalidArgument(violations)
-        return await self._store.remove(grant, repository, consumer)
+        entry = _entry(principal, grant, AuditAction.USAGE_DELETE, repository, consumer)
+        return await self._store.remove(grant, repository, consumer, entry)
 
     def list(
         self,

@@ -133,6 +133,7 @@ class Authenticator:
             user_id=owner.user_id,
             username=owner.username,
             organizations=self._accounts.organizations_of(owner.user_id),
+            key_id=presented.id,
         )
 
 

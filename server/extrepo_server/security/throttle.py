@@ -32,7 +32,7 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
@@ -129,9 +129,13 @@ class FailureThrottle:
         per_key: int,
         window_seconds: int,
         trusted_proxies: Iterable[IpNetwork] = (),
+        on_refusal: Callable[[str, str, str | None], None] | None = None,
     ) -> None:
+        """`on_refusal(by, client, key_id)` hears of each refusal as it starts (`by`:
+        "client" or "key"), as the warning line does: the audit log records it."""
         self.clients = ClientAddresses(trusted_proxies)
         self._window = window_seconds
+        self._on_refusal = on_refusal
         self._limiter = FixedWindowRateLimiter(MemoryStorage())
         self._client_limit = RateLimitItemPerSecond(per_client, window_seconds)
         self._key_limit = RateLimitItemPerSecond(per_key, window_seconds)
@@ -188,6 +192,8 @@ class FailureThrottle:
                 "refused_seconds": _seconds_left(stats.reset_time),
             },
         )
+        if self._on_refusal is not None:
+            self._on_refusal(kind, client, key_id)
 
 
 def _seconds_left(until: float) -> int:

@@ -8,14 +8,17 @@ either the account whole or nothing of it (see delete_account on locking).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
 from ..domain.access import OrganizationAccess, Role
+from ..domain.audit import AuditEntry
 from ..domain.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
 from ..domain.ports import KeyOwner
+from .audit import record_on
 from .connections import read_retrying_once, transaction
 from .errors import duplicate_key_as, is_lock_conflict, missing_account_as
 from .models import Account, ApiKey, Membership, Repository
@@ -48,6 +51,7 @@ class DeletedAccount:
     repositories: int
     keys: int
     memberships: int
+    account_id: int = 0  # the deleted account's id (its audit log keeps it)
 
 
 def _gone() -> NotFound:
@@ -68,8 +72,16 @@ class AccountStore:
 
     # -- accounts ------------------------------------------------------------
 
-    def create_account(self, name: str, kind: str, *, owner_id: int | None = None) -> int:
-        """A new account; an organization gets its first owner in the same transaction."""
+    def create_account(
+        self,
+        name: str,
+        kind: str,
+        *,
+        owner_id: int | None = None,
+        audit: AuditEntry | None = None,
+    ) -> int:
+        """A new account; an organization gets its first owner in the same transaction,
+        as does `audit` (its namespace's id completed with the new account's)."""
         with (
             duplicate_key_as(
                 self._engine, lambda: AlreadyExists(f"the name '{name}' is already taken")
@@ -88,9 +100,13 @@ class AccountStore:
                         organization_id=account_id, user_id=owner_id, role=Role.OWNER.value
                     )
                 )
+            if audit is not None:
+                record_on(conn, audit, namespace_id=account_id)
             return account_id
 
-    def delete_account(self, name: str, kind: str, *, force: bool) -> DeletedAccount:
+    def delete_account(
+        self, name: str, kind: str, *, force: bool, audit: AuditEntry | None = None
+    ) -> DeletedAccount:
         """Delete a user or an organization and everything that belongs to it.
 
         Refused (FailedPrecondition) while it holds repositories, unless `force`, and
@@ -110,7 +126,10 @@ class AccountStore:
         for attempt in range(1, _DELETE_ATTEMPTS + 1):
             try:
                 with self._begin() as conn:
-                    return self._delete_account(conn, name, kind, force=force)
+                    deleted = self._delete_account(conn, name, kind, force=force)
+                    if audit is not None:
+                        record_on(conn, audit, namespace_id=deleted.account_id)
+                    return deleted
             except Unavailable as exc:
                 if attempt == _DELETE_ATTEMPTS or not is_lock_conflict(exc.__cause__):
                     raise
@@ -160,6 +179,7 @@ class AccountStore:
             memberships=count(
                 _membership.c.user_id if kind == USER else _membership.c.organization_id
             ),
+            account_id=account_id,
         )
         conn.execute(_account.delete().where(_account.c.id == account_id))
         return deleted
@@ -221,8 +241,12 @@ class AccountStore:
 
     # -- memberships ---------------------------------------------------------
 
-    def set_membership(self, organization_id: int, user_id: int, role: Role) -> None:
+    def set_membership(
+        self, organization_id: int, user_id: int, role: Role, audit: AuditEntry | None = None
+    ) -> None:
         with missing_account_as(self._engine, _gone), self._begin() as conn:
+            if audit is not None:
+                record_on(conn, audit, namespace_id=organization_id)
             updated = conn.execute(
                 _membership.update()
                 .where(
@@ -238,7 +262,9 @@ class AccountStore:
                     )
                 )
 
-    def remove_membership(self, organization_id: int, user_id: int) -> None:
+    def remove_membership(
+        self, organization_id: int, user_id: int, audit: AuditEntry | None = None
+    ) -> None:
         with self._begin() as conn:
             owners = conn.execute(
                 sa.select(_membership.c.user_id).where(
@@ -256,6 +282,8 @@ class AccountStore:
                     _membership.c.user_id == user_id,
                 )
             ).rowcount
+            if deleted and audit is not None:
+                record_on(conn, audit, namespace_id=organization_id)
         if not deleted:
             raise NotFound("that user is not a member of the organization")
 
@@ -274,8 +302,17 @@ class AccountStore:
 
     # -- API keys ------------------------------------------------------------
 
-    def add_key(self, key_id: str, user_id: int, secret_sha256: bytes, label: str) -> None:
+    def add_key(
+        self,
+        key_id: str,
+        user_id: int,
+        secret_sha256: bytes,
+        label: str,
+        audit: AuditEntry | None = None,
+    ) -> None:
         with missing_account_as(self._engine, _gone), self._begin() as conn:
+            if audit is not None:
+                record_on(conn, audit, namespace_id=user_id)
             conn.execute(
                 _api_key.insert().values(
                     id=key_id,
@@ -305,12 +342,23 @@ class AccountStore:
         with self._begin() as conn:
             return [KeyInfo(r.id, r.label, r.created_at, r.revoked_at) for r in conn.execute(stmt)]
 
-    def revoke_key(self, key_id: str) -> None:
+    def revoke_key(
+        self, key_id: str, audit: Callable[[str, int], AuditEntry] | None = None
+    ) -> None:
+        """Revoke an active key; `audit(owner name, owner id)` makes its entry, written
+        in the same transaction."""
         with self._begin() as conn:
-            revoked = conn.execute(
+            owner = conn.execute(
                 _api_key.update()
                 .where(_api_key.c.id == key_id, _api_key.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
-            ).rowcount
+                .returning(_api_key.c.user_id)
+            ).first()
+            if owner is not None and audit is not None:
+                owner_name = conn.execute(
+                    sa.select(_account.c.name).where(_account.c.id == owner.user_id)
+                ).scalar_one()
+                record_on(conn, audit(owner_name, owner.user_id))
+        revoked = owner is not None
         if not revoked:
             raise NotFound(f"there is no active API key with id '{key_id}'")

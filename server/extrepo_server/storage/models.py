@@ -197,15 +197,46 @@ class RepositoryUsage(SQLModel, table=True):
     created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
 
 
-class PullHandout(SQLModel, table=True):
-    """A record of pull access handed to a mesh service: who, which repository, when,
-    and which kind (token, password, anonymous). Never the secret. Append-only."""
+class AuditAction(SQLModel, table=True):
+    """One entry of the audit log (domain.audit): who did what to which object, when,
+    from where, with which outcome. Never a secret. Append-only: the API has no way
+    to change or delete a row; only retention removes the oldest.
 
-    __tablename__ = "pull_handout"
+    No foreign key to the namespace's account: an account's log outlives it (ids are
+    never reused, so a later account never sees it). Entries of no namespace (a burst
+    of failed authentication with an unknown key) have a NULL namespace_id.
+    """
 
-    id: int | None = Field(default=None, primary_key=True)
-    namespace_id: int = Field(foreign_key="account.id", nullable=False, ondelete="CASCADE")
-    repository: str = Field(sa_column=sa.Column(NAME_TYPE, nullable=False))
-    identity: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
-    kind: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
-    created_at: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))
+    __tablename__ = "audit_action"
+    __table_args__ = (
+        # A namespace's log, newest first, and the same by object (the usual filter).
+        sa.Index("ix_audit_action_namespace", "namespace_id", "id"),
+        sa.Index("ix_audit_action_object", "namespace_id", "object", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=sa.Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    )
+    uuid: str = Field(sa_column=sa.Column(sa.String(36), nullable=False, unique=True))
+    namespace_id: int | None = Field(
+        default=None, sa_column=sa.Column(sa.BigInteger, nullable=True)
+    )
+    namespace: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    action: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    object: str = Field(sa_column=sa.Column(sa.String(600), nullable=False))
+    actor: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    actor_key_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    is_user_action: bool = Field(sa_column=sa.Column(sa.Boolean, nullable=False))
+    rpc: str = Field(sa_column=sa.Column(sa.String(128), nullable=False))
+    method: str = Field(sa_column=sa.Column(sa.String(8), nullable=False))
+    fields: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    state: str = Field(sa_column=sa.Column(sa.String(16), nullable=False))
+    code: str = Field(sa_column=sa.Column(sa.String(32), nullable=False))
+    reason: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    request_id: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    detail: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    ip: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
+    user_agent: str = Field(sa_column=sa.Column(sa.String(255), nullable=False))
+    start_date: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False, index=True))
+    end_date: datetime = Field(sa_column=sa.Column(UTC_TIME, nullable=False))

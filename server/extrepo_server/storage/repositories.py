@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
+from ..domain.audit import AuditEntry
 from ..domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -38,6 +39,7 @@ from ..domain.ports import (
     VerificationState,
 )
 from . import models
+from .audit import AuditRows
 from .checks import registry_check_statement, registry_check_values
 from .connections import Reader, Writer
 from .errors import duplicate_key_as, missing_account_as
@@ -172,6 +174,7 @@ class RepositoryStore:
         self._dialect = engine.dialect.name
         self._reader = Reader(engine)
         self._writer = Writer(engine, threads=write_threads)
+        self._audit = AuditRows(engine)  # each change's entry, in its transaction
         self._get = PreparedStatement(engine, sa.select(*_RECORD_COLUMNS).where(_BY_NAME))
         self._credentials = PreparedStatement(
             engine,
@@ -352,6 +355,7 @@ class RepositoryStore:
         credentials: EncryptedCredentials,
         verification: Verification = PENDING,
         next_check_at: datetime | None = None,
+        audit: AuditEntry | None = None,
     ) -> Repository:
         namespace_id = namespace.account_id
         now = datetime.now(UTC)
@@ -374,6 +378,8 @@ class RepositoryStore:
             self._adjust_counts(cursor, namespace_id, host, +1)
             if checked:
                 self._record_registry_check.execute_on(cursor, registry_values)
+            if audit is not None:
+                self._audit.insert_on(cursor, audit)
 
         with (
             duplicate_key_as(
@@ -404,6 +410,7 @@ class RepositoryStore:
         verification: Verification = PENDING,
         next_check_at: datetime | None = None,
         host: str | None = None,
+        audit: AuditEntry | None = None,
     ) -> Repository:
         """Set the sent credential fields only; a field not sent keeps its value. The
         check of the new credentials (`verification`) is stored with them.
@@ -453,6 +460,8 @@ class RepositoryStore:
             row = statement.first_on(cursor, values)
             if row is not None and checked:
                 self._record_registry_check.execute_on(cursor, registry_values)
+            if row is not None and audit is not None:
+                self._audit.insert_on(cursor, audit)
             return row
 
         with refuse_unknown_key(self._engine, key_id):
@@ -467,6 +476,7 @@ class RepositoryStore:
                     key_id,
                     rewrap,
                     {c: values[c] for c in _VERIFICATION_COLUMNS},
+                    audit,
                 )
                 if row is not None and checked:
                     await self._writer.run(
@@ -487,6 +497,7 @@ class RepositoryStore:
         key_id: str,
         rewrap: Callable[[str], str | None],
         verification_values: dict[str, object],
+        audit: AuditEntry | None,
     ) -> tuple | None:
         """A one-field update of a row that is not under the new token's key (or is
         gone): read the kept field and its key, re-encrypt it under the new key, and
@@ -526,7 +537,11 @@ class RepositoryStore:
                     **verification_values,
                 },
             )
-            return False if swapped is None else swapped  # False: changed meanwhile
+            if swapped is None:
+                return False  # changed meanwhile
+            if audit is not None:
+                self._audit.insert_on(cursor, audit)
+            return swapped
 
         for _ in range(_REWRAP_ATTEMPTS):
             row = await self._writer.run(attempt)
@@ -562,7 +577,9 @@ class RepositoryStore:
         self._rewrapping[sent] = (read, swap)
         return read, swap
 
-    async def delete(self, namespace: NamespaceGrant, name: str, host: str) -> None:
+    async def delete(
+        self, namespace: NamespaceGrant, name: str, host: str, audit: AuditEntry | None = None
+    ) -> None:
         namespace_id = namespace.account_id
 
         def remove(cursor) -> None:
@@ -573,6 +590,8 @@ class RepositoryStore:
                     raise _in_use(name, consumers)
                 raise repository_not_found(name)  # rolls back
             self._adjust_counts(cursor, namespace_id, host, -1)
+            if audit is not None:
+                self._audit.insert_on(cursor, audit)
 
         await self._writer.run(remove)
 

@@ -11,14 +11,17 @@ a deleted repository that was in use.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..domain.access import NamespaceGrant
+from ..domain.audit import AuditEntry
 from ..domain.ports import UsageRecord
 from . import models
+from .audit import AuditRows
 from .connections import Reader, Writer
 from .errors import missing_account_as
 from .repositories import repository_not_found
@@ -32,11 +35,18 @@ _BY_NAME = (_repo.c.namespace_id == sa.bindparam("namespace_id")) & (
 _USAGE_COLUMNS = (_usage.c.consumer, _usage.c.recorded_by, _usage.c.created_at)
 
 
+def _unchanged(entry: AuditEntry) -> AuditEntry:
+    # The call succeeded without changing anything (a usage already recorded, or not
+    # recorded): on record all the same, marked so.
+    return replace(entry, reason="UNCHANGED")
+
+
 class UsageStore:
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
         self._reader = Reader(engine)
         self._writer = Writer(engine, threads=2)
+        self._audit = AuditRows(engine)
         dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._mark_in_use = PreparedStatement(
             engine,
@@ -112,7 +122,12 @@ class UsageStore:
         self._reader.close()
 
     async def add(
-        self, namespace: NamespaceGrant, name: str, consumer: str, recorded_by: str
+        self,
+        namespace: NamespaceGrant,
+        name: str,
+        consumer: str,
+        recorded_by: str,
+        audit: AuditEntry | None = None,
     ) -> tuple[UsageRecord, bool]:
         """Record the usage (or find it recorded); whether this call recorded it."""
         now = datetime.now(UTC)
@@ -130,6 +145,8 @@ class UsageStore:
                 )
                 == 1
             )
+            if audit is not None:
+                self._audit.insert_on(cursor, audit if created else _unchanged(audit))
             return self._one.first_on(cursor, key), created
 
         with missing_account_as(self._engine, lambda: repository_not_found(name)):
@@ -137,7 +154,7 @@ class UsageStore:
         return UsageRecord(namespace.namespace, name, *usage), created
 
     async def remove(
-        self, namespace: NamespaceGrant, name: str, consumer: str
+        self, namespace: NamespaceGrant, name: str, consumer: str, audit: AuditEntry | None = None
     ) -> tuple[bool, bool]:
         """Remove the usage if recorded: (whether it was, whether the repository is
         still in use)."""
@@ -150,6 +167,8 @@ class UsageStore:
                 cursor, {"repository_id": row[0], "consumer": consumer}
             )
             in_use = self._recount.first_on(cursor, {"key_id": row[0]})
+            if audit is not None:
+                self._audit.insert_on(cursor, audit if removed == 1 else _unchanged(audit))
             return removed == 1, bool(in_use[0])
 
         return await self._writer.run(work)

@@ -25,11 +25,13 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from ..domain.access import Principal
+from ..domain.audit import current_call
 from ..domain.errors import DomainError, NamespaceGone
 from ..domain.mesh import MeshPrincipal
 from ..observability.metrics import CallMetrics
 from ..security.authentication import Authenticator
 from ..security.mesh import MeshAuthenticator
+from .audit import ACTION_URI_KEY, AUDITED, CallAudit
 from .status import STATUS_DETAILS_KEY, rich_status, status_code_of
 
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("current_principal")
@@ -90,9 +92,16 @@ def service_of(method: str) -> str:
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator, *, open_services: frozenset[str]) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        open_services: frozenset[str],
+        audit: CallAudit | None = None,
+    ) -> None:
         self._authenticator = authenticator
         self._open_services = open_services
+        self._audit = audit
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -133,6 +142,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         authenticated: bool,
     ) -> Callable[..., Awaitable]:
         authenticate = self._authenticate
+        audit = self._audit
+        audited = AUDITED.get(method) if audit is not None else None
         metrics = CallMetrics(method, "unary")
         count_start, in_flight = metrics.started.inc, metrics.in_flight
         observe, handled = metrics.seconds.observe, metrics.handled
@@ -146,9 +157,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 request_id = secrets.token_hex(8)
             current_request_id.set(request_id)
             await context.send_initial_metadata((("x-request-id", request_id),))
+            record = None
+            if audited is not None:
+                # What the call's audit entry needs from here (domain/audit.py).
+                record = audit.begin(method, audited, context, request_id)
+                current_call.set(record)
             caller = "-"
             code = grpc.StatusCode.OK
-            principal = None
+            principal = request = None
             try:
                 if authenticated:
                     principal, caller = authenticate(context)
@@ -157,13 +173,19 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 except Exception:  # whatever the parser raises, the bytes were the caller's
                     code = grpc.StatusCode.INVALID_ARGUMENT
                     await _abort(context, code, MALFORMED_REQUEST, None)
-                return await behavior(request, context)
+                response = await behavior(request, context)
+                if record is not None and record.entry_uri:
+                    context.set_trailing_metadata(((ACTION_URI_KEY, record.entry_uri),))
+                return response
             except DomainError as error:
                 if isinstance(error, NamespaceGone) and isinstance(principal, Principal):
                     # Its account was deleted meanwhile.
                     error = self._authenticator.namespace_gone(error, principal)
                 code = status_code_of(error)
-                await _abort(context, code, error.message, error)
+                action_uri = ""
+                if audited is not None:
+                    action_uri = await audit.failed(audited, principal, request, code, error)
+                await _abort(context, code, error.message, error, action_uri)
             except grpc.aio.AbortError:
                 if code is grpc.StatusCode.OK:  # aborted by the servicer itself
                     code = context.code() or grpc.StatusCode.UNKNOWN
@@ -171,7 +193,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 error_log.exception("unexpected error in %s", method)
-                await _abort(context, code, "internal error; the server log has the details", None)
+                action_uri = ""
+                if audited is not None:
+                    action_uri = await audit.failed(audited, principal, request, code, None)
+                await _abort(
+                    context,
+                    code,
+                    "internal error; the server log has the details",
+                    None,
+                    action_uri,
+                )
             finally:
                 elapsed = time.perf_counter() - started
                 in_flight.dec()
@@ -270,8 +301,14 @@ class MeshInterceptor(CallInterceptor):
     their verified client certificate; an API key (`authorization`) means nothing
     here."""
 
-    def __init__(self, authenticator: MeshAuthenticator, *, open_services: frozenset[str]) -> None:
-        super().__init__(authenticator, open_services=open_services)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        authenticator: MeshAuthenticator,
+        *,
+        open_services: frozenset[str],
+        audit: CallAudit | None = None,
+    ) -> None:
+        super().__init__(authenticator, open_services=open_services, audit=audit)  # type: ignore[arg-type]
         self._mesh = authenticator
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> tuple[MeshPrincipal, str]:
@@ -285,8 +322,12 @@ async def _abort(
     code: grpc.StatusCode,
     message: str,
     error: Exception | None,
+    action_uri: str = "",
 ) -> None:
     details = rich_status(
         code, message, error, request_id=current_request_id.get()
     ).SerializeToString()
-    await context.abort(code, message, trailing_metadata=((STATUS_DETAILS_KEY, details),))
+    trailers: tuple[tuple[str, str | bytes], ...] = ((STATUS_DETAILS_KEY, details),)
+    if action_uri:
+        trailers += ((ACTION_URI_KEY, action_uri),)
+    await context.abort(code, message, trailing_metadata=trailers)
