@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -17,6 +18,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Tracing (OpenTelemetry) is off unless WithTracing is given: then every REST
@@ -26,7 +28,8 @@ import (
 // `traceparent` as gRPC metadata; the server's span continues from that one.
 // Headers are never recorded in spans (Authorization carries an API key), nor
 // query values beyond what otelhttp records of the URL, which holds none of
-// them in this API. Health checks (HealthPath) make no span.
+// them in this API. Health checks (HealthPath, and the gRPC health calls it
+// makes) make no span.
 
 // tracesPath is where an OTLP/HTTP collector takes traces, under its base URL.
 const tracesPath = "/v1/traces"
@@ -96,6 +99,8 @@ func tracingDialOption(provider trace.TracerProvider) grpc.DialOption {
 	return grpc.WithStatsHandler(otelgrpc.NewClientHandler(
 		otelgrpc.WithTracerProvider(provider),
 		otelgrpc.WithPropagators(traceContext),
+		// /healthz asks the server's health service: no span, as for /healthz.
+		otelgrpc.WithFilter(filters.Not(filters.ServiceName(healthpb.Health_ServiceDesc.ServiceName))),
 	))
 }
 

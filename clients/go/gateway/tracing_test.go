@@ -108,3 +108,16 @@ func TestTracesURL(t *testing.T) {
 		t.Error("span names")
 	}
 }
+
+func TestHealthChecksMakeNoSpan(t *testing.T) {
+	spans := tracetest.NewSpanRecorder()
+	f := newFixture(t, nil, WithTracing(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
+	// Answered from a gRPC health call (501: the stand-in has no health service).
+	resp, _ := request(t, http.MethodGet, f.url+HealthPath, "", map[string]string{"Traceparent": clientParent})
+	if resp.StatusCode != http.StatusNotImplemented {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, s := range spans.Ended() {
+		t.Errorf("span %q (%v) for a health check", s.Name(), s.SpanKind())
+	}
+}
