@@ -331,3 +331,31 @@ def test_entries_older_than_the_retention_are_removed(tmp_path):
         assert api.actions()["meta"]["total_count"] == 0
         assert api.get("reg.example.com/old/app")["name"]  # the change stays, its entry goes
         assert "audit log pruned" in live.log_text()
+
+
+def test_rest_spells_the_header_as_the_original(gateway_url, new_user):
+    """Header names are case-insensitive, but old clients may have matched the
+    original's spelling byte for byte."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.support.api import basic_authorization
+
+    user = new_user("spelling")
+    where = urlsplit(gateway_url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    body = json.dumps({"name": "reg.example.com/spelled/app", "username": "u", "password": "p"})
+    connection.request(
+        "POST",
+        "/api/repo/v1/repository/",
+        body=body,
+        headers={
+            "Authorization": basic_authorization(user.name, user.api_key),
+            "Content-Type": "application/json",
+        },
+    )
+    response = connection.getresponse()
+    assert response.status == 201
+    names = [name for name, _ in response.getheaders()]
+    assert "X-DockerCloud-Action-URI" in names, names
+    connection.close()
