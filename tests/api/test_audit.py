@@ -88,6 +88,11 @@ def test_a_failed_write_is_recorded_with_its_code(alice):
     missing = _entry(alice, alice.last_action_uri)
     assert (missing["action"], missing["code"]) == ("Repository Delete", "NOT_FOUND")
     assert missing["object"].endswith(f"/repository/{name}-none/")
+    # What the caller sent is quoted, a NUL spelled out (PostgreSQL text holds none).
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, alice.create, "reg.example.com/a\x00b", "u", "p")
+    malformed = _entry(alice, alice.last_action_uri)
+    assert malformed["code"] == "INVALID_ARGUMENT"
+    assert malformed["object"].endswith("/repository/reg.example.com/a\\0b/")
     # Reads are not audited: no entry, no header.
     alice.get(name)
     assert alice.last_action_uri == ""
