@@ -88,6 +88,11 @@ def test_a_failed_write_is_recorded_with_its_code(alice):
     missing = _entry(alice, alice.last_action_uri)
     assert (missing["action"], missing["code"]) == ("Repository Delete", "NOT_FOUND")
     assert missing["object"].endswith(f"/repository/{name}-none/")
+    # What the caller sent is quoted, a NUL spelled out (PostgreSQL text holds none).
+    expect_error(grpc.StatusCode.INVALID_ARGUMENT, alice.create, "reg.example.com/a\x00b", "u", "p")
+    malformed = _entry(alice, alice.last_action_uri)
+    assert malformed["code"] == "INVALID_ARGUMENT"
+    assert malformed["object"].endswith("/repository/reg.example.com/a\\0b/")
     # Reads are not audited: no entry, no header.
     alice.get(name)
     assert alice.last_action_uri == ""
@@ -331,3 +336,31 @@ def test_entries_older_than_the_retention_are_removed(tmp_path):
         assert api.actions()["meta"]["total_count"] == 0
         assert api.get("reg.example.com/old/app")["name"]  # the change stays, its entry goes
         assert "audit log pruned" in live.log_text()
+
+
+def test_rest_spells_the_header_as_the_original(gateway_url, new_user):
+    """Header names are case-insensitive, but old clients may have matched the
+    original's spelling byte for byte."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from tests.support.api import basic_authorization
+
+    user = new_user("spelling")
+    where = urlsplit(gateway_url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=10)
+    body = json.dumps({"name": "reg.example.com/spelled/app", "username": "u", "password": "p"})
+    connection.request(
+        "POST",
+        "/api/repo/v1/repository/",
+        body=body,
+        headers={
+            "Authorization": basic_authorization(user.name, user.api_key),
+            "Content-Type": "application/json",
+        },
+    )
+    response = connection.getresponse()
+    assert response.status == 201
+    names = [name for name, _ in response.getheaders()]
+    assert "X-DockerCloud-Action-URI" in names, names
+    connection.close()

@@ -122,13 +122,9 @@ def test_only_health_and_reflection_are_open(served):
     _, channel, _ = served
     assert {"grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} == OPEN_SERVICES
     health = health_pb2_grpc.HealthStub(channel)
-    for name in ("", THROWAWAY, "extrepo.v1.RepositoryService", "extrepo.v1.RegistryService"):
+    api = ("extrepo.v1.RepositoryService", "extrepo.v1.RegistryService", "extrepo.v1.ActionService")
+    for name in ("", THROWAWAY, *api):
         reply = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=10)
         assert reply.status == health_pb2.HealthCheckResponse.SERVING, name
     listed = set(ProtoReflectionDescriptorDatabase(channel).get_services())
-    assert listed == {
-        THROWAWAY,
-        "extrepo.v1.RepositoryService",
-        "extrepo.v1.RegistryService",
-        *OPEN_SERVICES,
-    }
+    assert listed == {THROWAWAY, *api, *OPEN_SERVICES}

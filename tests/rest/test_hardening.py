@@ -257,7 +257,9 @@ def test_cors_allows_the_listed_origins_only(extra_gateway, user, configured_by)
         r = httpx.get(url + COLLECTION, headers={"Origin": origin, "Authorization": auth})
         assert r.status_code == 200
         assert r.headers["access-control-allow-origin"] == origin
-        assert r.headers["access-control-expose-headers"] == "Location, Retry-After, X-Request-Id"
+        assert r.headers["access-control-expose-headers"] == (
+            "Location, Retry-After, X-Request-Id, X-Dockercloud-Action-Uri"
+        )
     for origin in ("https://evil.example", "http://app.example", "https://app.example.evil"):
         assert "access-control-allow-origin" not in preflight(url, origin).headers
         r = httpx.get(url + COLLECTION, headers={"Origin": origin, "Authorization": auth})

@@ -25,6 +25,8 @@ func setActionURI(ctx context.Context, w http.ResponseWriter) {
 		return
 	}
 	if values := md.TrailerMD.Get(actionURIMetadata); len(values) > 0 && values[0] != "" {
-		w.Header().Set(ActionURIHeader, values[0])
+		// Spelled as the original API spelled it (Set would write
+		// X-Dockercloud-Action-Uri); header names are case-insensitive.
+		w.Header()[ActionURIHeader] = []string{values[0]}
 	}
 }

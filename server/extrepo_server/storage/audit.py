@@ -57,6 +57,10 @@ _PRUNE_BATCH = 5_000
 
 
 def _truncated(text: str, length: int) -> str:
+    # A failed attempt's entry quotes what the caller sent, which may hold a NUL
+    # (refused as INVALID_ARGUMENT): PostgreSQL text cannot, so it is spelled out.
+    if "\x00" in text:
+        text = text.replace("\x00", "\\0")
     return text if len(text) <= length else text[:length]
 
 
