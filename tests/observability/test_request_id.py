@@ -42,7 +42,7 @@ def test_over_grpc(server, grpc_channel, new_user):
     _, call = stub.List.with_call(
         pb.ListRequest(), metadata=(*metadata, ("x-request-id", "grpc-rid-1"))
     )
-    assert ("x-request-id", "grpc-rid-1") in call.initial_metadata()
+    assert ("x-request-id", "grpc-rid-1") in call.trailing_metadata()
     assert call_lines(server, "grpc-rid-1")[0]["method"].endswith("/List")
 
     # No id sent (or a silly one): a new one, 16 hex characters, in the error too.
@@ -52,7 +52,7 @@ def test_over_grpc(server, grpc_channel, new_user):
             metadata=(*metadata, ("x-request-id", "bad id!")),
         )
     except grpc.RpcError as error:
-        given = dict(error.initial_metadata())["x-request-id"]
+        given = dict(error.trailing_metadata())["x-request-id"]
         status = status_pb2.Status.FromString(
             dict(error.trailing_metadata())["grpc-status-details-bin"]
         )

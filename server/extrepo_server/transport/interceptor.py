@@ -41,8 +41,11 @@ current_mesh_principal: contextvars.ContextVar[MeshPrincipal] = contextvars.Cont
 )
 
 # The call's request id: the caller's `x-request-id` if it is a sane one (the gateway
-# sends the id it logged), else a new one. It comes back as `x-request-id` response
+# sends the id it logged), else a new one. It comes back as `x-request-id` trailing
 # metadata, is in the call's log line and in every error's google.rpc.RequestInfo.
+# Trailing, not initial: sending initial metadata ahead of the response is a batch of
+# its own in grpc's core, ~40 us of server CPU per call (same-run A/B, Get 348 ->
+# 313 us); trailing metadata leaves with the status, in the call's last batch.
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default=""
 )
@@ -156,7 +159,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             if request_id is None or not _REQUEST_ID.fullmatch(request_id):
                 request_id = secrets.token_hex(8)
             current_request_id.set(request_id)
-            await context.send_initial_metadata((("x-request-id", request_id),))
             record = None
             if audited is not None:
                 # What the call's audit entry needs from here (domain/audit.py).
@@ -175,7 +177,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     await _abort(context, code, MALFORMED_REQUEST, None)
                 response = await behavior(request, context)
                 if record is not None and record.entry_uri:
-                    context.set_trailing_metadata(((ACTION_URI_KEY, record.entry_uri),))
+                    context.set_trailing_metadata(
+                        (("x-request-id", request_id), (ACTION_URI_KEY, record.entry_uri))
+                    )
+                else:
+                    context.set_trailing_metadata((("x-request-id", request_id),))
                 return response
             except DomainError as error:
                 if isinstance(error, NamespaceGone) and isinstance(principal, Principal):
@@ -327,7 +333,10 @@ async def _abort(
     details = rich_status(
         code, message, error, request_id=current_request_id.get()
     ).SerializeToString()
-    trailers: tuple[tuple[str, str | bytes], ...] = ((STATUS_DETAILS_KEY, details),)
+    trailers: tuple[tuple[str, str | bytes], ...] = (
+        (STATUS_DETAILS_KEY, details),
+        ("x-request-id", current_request_id.get()),
+    )
     if action_uri:
         trailers += ((ACTION_URI_KEY, action_uri),)
     await context.abort(code, message, trailing_metadata=trailers)
