@@ -39,10 +39,12 @@ from harness.postgres import PostgresCluster  # noqa: E402
 CASES = ("Get", "List (25)", "Create", "Update")
 
 
-def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, float]:
+def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, dict]:
+    """Each case's row: calls per second and the server's CPU per call."""
     metadata = {"authorization": _basic("bench", server.create_user("bench"))}
     target = server.address
     seed_get_and_list(bench, target, metadata)
+    cpu = {"servers": [server.process.pid]}
     rows = {
         "Get": bench.ghz(
             "Get",
@@ -51,6 +53,7 @@ def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, flo
             concurrency=concurrency,
             metadata=metadata,
             data={"name": GET_NAME},
+            **cpu,
         ),
         "List (25)": bench.ghz(
             "List (25)",
@@ -59,8 +62,9 @@ def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, flo
             concurrency=concurrency,
             metadata=metadata,
             data={"limit": 25},
+            **cpu,
         ),
-        "Create": create_case(bench, "Create", target, metadata, concurrency),
+        "Create": create_case(bench, "Create", target, metadata, concurrency, **cpu),
         "Update": bench.ghz(
             "Update",
             target,
@@ -68,9 +72,10 @@ def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, flo
             concurrency=concurrency,
             metadata=metadata,
             data={"name": GET_NAME, "password": "p{{.RequestNumber}}"},
+            **cpu,
         ),
     }
-    return {case: row["calls_per_second"] for case, row in rows.items()}
+    return rows
 
 
 def _package_dir(env: dict[str, str]) -> str:
@@ -122,7 +127,7 @@ def main() -> None:
                 print(f"{side}: extrepo_server from {_package_dir(env)}", flush=True)
             if _package_dir(sides["A"]) == _package_dir(sides["B"]):
                 raise SystemExit("A and B would run the same server code")
-            figures: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+            figures: dict[str, list[dict[str, dict]]] = {"A": [], "B": []}
             for round_number in range(args.rounds):
                 order = ("A", "B") if round_number % 2 == 0 else ("B", "A")
                 for side in order:
@@ -142,18 +147,27 @@ def main() -> None:
                 ["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False
             )
 
-    print(
-        f"\nB (this tree) / A ({args.base}) on {args.database}, "
-        f"calls per second at {args.concurrency} in flight:"
-    )
-    print(f"  {'case':12} {'rounds':30} median")
-    for case in CASES:
-        ratios = [b[case] / a[case] for a, b in zip(figures["A"], figures["B"], strict=True)]
-        shown = " ".join(f"{r:.3f}" for r in ratios)
-        print(f"  {case:12} {shown:30} {statistics.median(ratios):.3f}")
-    for side in ("A", "B"):
-        means = {case: statistics.mean(f[case] for f in figures[side]) for case in CASES}
-        print(f"  {side} mean: " + ", ".join(f"{c} {v:.0f}/s" for c, v in means.items()))
+    for figure, title in (
+        ("calls_per_second", "calls per second"),
+        ("server_cpu_us_per_call", "server CPU per call (lower is better)"),
+    ):
+        print(
+            f"\nB (this tree) / A ({args.base}) on {args.database}, "
+            f"{title} at {args.concurrency} in flight:"
+        )
+        print(f"  {'case':12} {'rounds':30} median")
+        for case in CASES:
+            ratios = [
+                b[case][figure] / a[case][figure]
+                for a, b in zip(figures["A"], figures["B"], strict=True)
+            ]
+            shown = " ".join(f"{r:.3f}" for r in ratios)
+            print(f"  {case:12} {shown:30} {statistics.median(ratios):.3f}")
+        for side in ("A", "B"):
+            means = {
+                case: statistics.mean(f[case][figure] for f in figures[side]) for case in CASES
+            }
+            print(f"  {side} mean: " + ", ".join(f"{c} {v:.0f}" for c, v in means.items()))
 
 
 if __name__ == "__main__":
