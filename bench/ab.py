@@ -39,43 +39,33 @@ from harness.postgres import PostgresCluster  # noqa: E402
 CASES = ("Get", "List (25)", "Create", "Update")
 
 
-def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, dict]:
+def measure(
+    bench: Bench, server: LiveServer, concurrency: int, cases: tuple[str, ...] = CASES
+) -> dict[str, dict]:
     """Each case's row: calls per second and the server's CPU per call."""
     metadata = {"authorization": _basic("bench", server.create_user("bench"))}
     target = server.address
     seed_get_and_list(bench, target, metadata)
-    cpu = {"servers": [server.process.pid]}
-    rows = {
-        "Get": bench.ghz(
-            "Get",
-            target,
-            f"{SERVICE}.Get",
-            concurrency=concurrency,
-            metadata=metadata,
-            data={"name": GET_NAME},
-            **cpu,
+    common = {"concurrency": concurrency, "metadata": metadata, "servers": [server.process.pid]}
+    runs = {
+        "Get": lambda: bench.ghz(
+            "Get", target, f"{SERVICE}.Get", data={"name": GET_NAME}, **common
         ),
-        "List (25)": bench.ghz(
-            "List (25)",
-            target,
-            f"{SERVICE}.List",
-            concurrency=concurrency,
-            metadata=metadata,
-            data={"limit": 25},
-            **cpu,
+        "List (25)": lambda: bench.ghz(
+            "List (25)", target, f"{SERVICE}.List", data={"limit": 25}, **common
         ),
-        "Create": create_case(bench, "Create", target, metadata, concurrency, **cpu),
-        "Update": bench.ghz(
+        "Create": lambda: create_case(
+            bench, "Create", target, metadata, concurrency, servers=common["servers"]
+        ),
+        "Update": lambda: bench.ghz(
             "Update",
             target,
             f"{SERVICE}.Update",
-            concurrency=concurrency,
-            metadata=metadata,
             data={"name": GET_NAME, "password": "p{{.RequestNumber}}"},
-            **cpu,
+            **common,
         ),
     }
-    return rows
+    return {case: runs[case]() for case in cases}
 
 
 def _package_dir(env: dict[str, str]) -> str:
@@ -106,7 +96,15 @@ def main() -> None:
         default="sqlite",
         help="postgresql: both sides on one throwaway cluster, a fresh database per run",
     )
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated, among: {', '.join(CASES)} (fewer cases: more rounds in the time)",
+    )
     args = parser.parse_args()
+    cases = tuple(c.strip() for c in args.cases.split(","))
+    if not set(cases) <= set(CASES):
+        raise SystemExit(f"--cases: choose among {', '.join(CASES)}")
 
     with tempfile.TemporaryDirectory(prefix="extrepo-ab-") as tmp_name:
         tmp = Path(tmp_name)
@@ -139,7 +137,7 @@ def main() -> None:
                         tmp / f"{side}{round_number}", database_url=url, env=sides[side]
                     )
                     with server:
-                        figures[side].append(measure(bench, server, args.concurrency))
+                        figures[side].append(measure(bench, server, args.concurrency, cases))
         finally:
             if cluster is not None:
                 cluster.destroy()
@@ -156,7 +154,7 @@ def main() -> None:
             f"{title} at {args.concurrency} in flight:"
         )
         print(f"  {'case':12} {'rounds':30} median")
-        for case in CASES:
+        for case in cases:
             ratios = [
                 b[case][figure] / a[case][figure]
                 for a, b in zip(figures["A"], figures["B"], strict=True)
@@ -165,7 +163,7 @@ def main() -> None:
             print(f"  {case:12} {shown:30} {statistics.median(ratios):.3f}")
         for side in ("A", "B"):
             means = {
-                case: statistics.mean(f[case][figure] for f in figures[side]) for case in CASES
+                case: statistics.mean(f[case][figure] for f in figures[side]) for case in cases
             }
             print(f"  {side} mean: " + ", ".join(f"{c} {v:.0f}" for c, v in means.items()))
 
