@@ -159,14 +159,15 @@ class Writer:
       one such thread (writes queue behind it in arrival order); PostgreSQL as many
       as the connection pool.
 
-    Group commit: writes that arrive together share that first transaction
-    (`_run_batch`), each still all-or-nothing with its own answer. On SQLite the
-    first attempt runs on the loop itself (no round trips to wait for; SQLite makes
-    its calls wait in line anyway). On PostgreSQL it runs on a thread of its own,
-    one transaction at a time: waiting for ~5 round trips per Create on the loop
-    held every other call up (py-spy: ~45% of the loop's samples under Create load),
-    and while one transaction is on its way, the writes arriving meanwhile queue up
-    for the next, so the thread hop and BEGIN/COMMIT are paid once per batch.
+    Group commit: the first attempts run on a thread of their own ("extrepo-commit"),
+    one transaction at a time, and the writes that arrive while one is on its way
+    share the next (`_run_batch`), each still all-or-nothing with its own answer. So
+    the event loop never waits for a write: on PostgreSQL for ~5 round trips per
+    Create (py-spy: ~45% of the loop's samples under Create load), on SQLite for the
+    commit's WAL write and, now and then, a checkpoint. The thread hop and the commit
+    are paid once per batch. Same-run A/B against first attempts on the loop, 16 in
+    flight: Create 1.08x and 0.89x the server CPU per call on PostgreSQL, Create
+    1.43x and Update 1.35x the calls/s on SQLite (CPU per call unchanged).
 
     A write that still cannot get its lock answers UNAVAILABLE with a retry hint
     (errors.LockTimeout), having changed nothing.
@@ -179,12 +180,8 @@ class Writer:
         self._executor = ThreadPoolExecutor(
             max_workers=1 if self._sqlite else threads, thread_name_prefix="extrepo-write"
         )
-        # PostgreSQL: the thread of the first attempts (None: they run on the loop).
-        self._committer = (
-            None
-            if self._sqlite
-            else ThreadPoolExecutor(max_workers=1, thread_name_prefix="extrepo-commit")
-        )
+        # The thread of the first attempts, one batch at a time.
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extrepo-commit")
         self._eager: Any = None  # the first attempts' connection, waiting for no lock
         self._eager_pool: Any = None  # the engine's pool when it was made
         # Writes waiting for the next batch, with their callers' futures.
@@ -213,20 +210,21 @@ class Writer:
         # A caller cancelled (its client gone) before its turn heard CancelledError:
         # its write is not made.
         pending = [(work, future) for work, future in queued if not future.done()]
-        works = [work for work, _ in pending]
-        if self._committer is None or not pending:
+        if not pending:
             self._flushing = False
-            _settle(pending, self._run_batch(works) if pending else [])
             return
+        works = [work for work, _ in pending]
         done = loop.run_in_executor(self._committer, self._run_batch, works)
         done.add_done_callback(lambda finished: self._flushed(loop, pending, finished))
 
     def _flushed(self, loop: asyncio.AbstractEventLoop, pending, finished) -> None:
-        _settle(pending, finished.result())
-        if self._queue:  # arrived while that batch was on its way
-            self._flush(loop)
-        else:
-            self._flushing = False
+        try:
+            _settle(pending, finished.result())  # _run_batch hands errors over as outcomes
+        finally:
+            if self._queue:  # arrived while that batch was on its way
+                self._flush(loop)
+            else:
+                self._flushing = False
 
     def _run_batch(self, works: list[Callable[[Any], Any]]) -> list[tuple[bool, Any]]:
         """Each work's outcome, (True, result) or (False, error), from one transaction
@@ -260,8 +258,7 @@ class Writer:
 
     def close(self) -> None:
         """Wait for writes in progress, then release the threads and connections."""
-        if self._committer is not None:
-            self._committer.shutdown(wait=True)
+        self._committer.shutdown(wait=True)
         self._executor.shutdown(wait=True)
         if self._eager is not None:
             _close_quietly(self._dbapi, self._eager)
