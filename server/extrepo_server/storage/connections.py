@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -198,11 +199,7 @@ class Writer:
         if not self._flushing:
             self._flushing = True
             loop.call_soon(self._flush, loop)
-        try:
-            return await future
-        except _LockHeld:
-            pass  # nothing was written: wait for the lock on a writer thread
-        return await loop.run_in_executor(self._executor, write, self._engine, work)
+        return await future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         """Start the first attempt of every write queued so far, as one batch."""
@@ -219,31 +216,50 @@ class Writer:
 
     def _flushed(self, loop: asyncio.AbstractEventLoop, pending, finished) -> None:
         try:
-            _settle(pending, finished.result())  # _run_batch hands errors over as outcomes
+            outcomes = finished.result()  # _run_batch hands errors over as outcomes
+            held, answered, answers = [], [], []
+            for entry, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome[1], _LockHeld):
+                    held.append(entry)
+                else:
+                    answered.append(entry)
+                    answers.append(outcome)
+            _settle(answered, answers)
+            if held:
+                # Nothing of theirs was written: they wait for the lock as one
+                # transaction on a writer thread, while the next batches go on. (Sent
+                # one by one, Creates on two replicas, which all update their
+                # namespace's counter row, fought over it in as many transactions.)
+                waiting = loop.run_in_executor(
+                    self._executor, self._run_batch, [work for work, _ in held], True
+                )
+                waiting.add_done_callback(lambda done: _settle(held, done.result()))
         finally:
             if self._queue:  # arrived while that batch was on its way
                 self._flush(loop)
             else:
                 self._flushing = False
 
-    def _run_batch(self, works: list[Callable[[Any], Any]]) -> list[tuple[bool, Any]]:
+    def _run_batch(
+        self, works: list[Callable[[Any], Any]], waiting: bool = False
+    ) -> list[tuple[bool, Any]]:
         """Each work's outcome, (True, result) or (False, error), from one transaction
-        when they all succeed.
+        when they all succeed: on the connection that waits for no lock, or `waiting`
+        up to the lock timeout on a pooled one.
 
         When one raises, the whole transaction is rolled back and that work's error is
         its answer (met on the state it would have been committed on: the works before
-        it); the others run again without it. A lock held elsewhere (_LockHeld) or an
-        unavailable database is every work's answer, as it would be for each alone.
+        it); the others run again without it. A lock held elsewhere (_LockHeld, or
+        LockTimeout when waiting) or an unavailable database is every work's answer,
+        as it would be for each alone.
         """
+        run = partial(write, self._engine) if waiting else self._run_eagerly
         outcomes: list[tuple[bool, Any]] = [(False, None)] * len(works)
         remaining = list(range(len(works)))
         while remaining:
             batch = [works[i] for i in remaining]
             try:
-                if len(batch) == 1:
-                    results = [self._run_eagerly(batch[0])]
-                else:
-                    results = self._run_eagerly(_Batch(batch, self._dbapi))
+                results = [run(batch[0])] if len(batch) == 1 else run(_Batch(batch, self._dbapi))
             except _WorkFailed as failed:
                 outcomes[remaining.pop(failed.index)] = (False, failed.error)
                 continue
