@@ -39,38 +39,33 @@ from harness.postgres import PostgresCluster  # noqa: E402
 CASES = ("Get", "List (25)", "Create", "Update")
 
 
-def measure(bench: Bench, server: LiveServer, concurrency: int) -> dict[str, float]:
+def measure(
+    bench: Bench, server: LiveServer, concurrency: int, cases: tuple[str, ...] = CASES
+) -> dict[str, dict]:
+    """Each case's row: calls per second and the server's CPU per call."""
     metadata = {"authorization": _basic("bench", server.create_user("bench"))}
     target = server.address
     seed_get_and_list(bench, target, metadata)
-    rows = {
-        "Get": bench.ghz(
-            "Get",
-            target,
-            f"{SERVICE}.Get",
-            concurrency=concurrency,
-            metadata=metadata,
-            data={"name": GET_NAME},
+    common = {"concurrency": concurrency, "metadata": metadata, "servers": [server.process.pid]}
+    runs = {
+        "Get": lambda: bench.ghz(
+            "Get", target, f"{SERVICE}.Get", data={"name": GET_NAME}, **common
         ),
-        "List (25)": bench.ghz(
-            "List (25)",
-            target,
-            f"{SERVICE}.List",
-            concurrency=concurrency,
-            metadata=metadata,
-            data={"limit": 25},
+        "List (25)": lambda: bench.ghz(
+            "List (25)", target, f"{SERVICE}.List", data={"limit": 25}, **common
         ),
-        "Create": create_case(bench, "Create", target, metadata, concurrency),
-        "Update": bench.ghz(
+        "Create": lambda: create_case(
+            bench, "Create", target, metadata, concurrency, servers=common["servers"]
+        ),
+        "Update": lambda: bench.ghz(
             "Update",
             target,
             f"{SERVICE}.Update",
-            concurrency=concurrency,
-            metadata=metadata,
             data={"name": GET_NAME, "password": "p{{.RequestNumber}}"},
+            **common,
         ),
     }
-    return {case: row["calls_per_second"] for case, row in rows.items()}
+    return {case: runs[case]() for case in cases}
 
 
 def _package_dir(env: dict[str, str]) -> str:
@@ -101,7 +96,15 @@ def main() -> None:
         default="sqlite",
         help="postgresql: both sides on one throwaway cluster, a fresh database per run",
     )
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated, among: {', '.join(CASES)} (fewer cases: more rounds in the time)",
+    )
     args = parser.parse_args()
+    cases = tuple(c.strip() for c in args.cases.split(","))
+    if not set(cases) <= set(CASES):
+        raise SystemExit(f"--cases: choose among {', '.join(CASES)}")
 
     with tempfile.TemporaryDirectory(prefix="extrepo-ab-") as tmp_name:
         tmp = Path(tmp_name)
@@ -122,7 +125,7 @@ def main() -> None:
                 print(f"{side}: extrepo_server from {_package_dir(env)}", flush=True)
             if _package_dir(sides["A"]) == _package_dir(sides["B"]):
                 raise SystemExit("A and B would run the same server code")
-            figures: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+            figures: dict[str, list[dict[str, dict]]] = {"A": [], "B": []}
             for round_number in range(args.rounds):
                 order = ("A", "B") if round_number % 2 == 0 else ("B", "A")
                 for side in order:
@@ -134,7 +137,7 @@ def main() -> None:
                         tmp / f"{side}{round_number}", database_url=url, env=sides[side]
                     )
                     with server:
-                        figures[side].append(measure(bench, server, args.concurrency))
+                        figures[side].append(measure(bench, server, args.concurrency, cases))
         finally:
             if cluster is not None:
                 cluster.destroy()
@@ -142,18 +145,27 @@ def main() -> None:
                 ["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False
             )
 
-    print(
-        f"\nB (this tree) / A ({args.base}) on {args.database}, "
-        f"calls per second at {args.concurrency} in flight:"
-    )
-    print(f"  {'case':12} {'rounds':30} median")
-    for case in CASES:
-        ratios = [b[case] / a[case] for a, b in zip(figures["A"], figures["B"], strict=True)]
-        shown = " ".join(f"{r:.3f}" for r in ratios)
-        print(f"  {case:12} {shown:30} {statistics.median(ratios):.3f}")
-    for side in ("A", "B"):
-        means = {case: statistics.mean(f[case] for f in figures[side]) for case in CASES}
-        print(f"  {side} mean: " + ", ".join(f"{c} {v:.0f}/s" for c, v in means.items()))
+    for figure, title in (
+        ("calls_per_second", "calls per second"),
+        ("server_cpu_us_per_call", "server CPU per call (lower is better)"),
+    ):
+        print(
+            f"\nB (this tree) / A ({args.base}) on {args.database}, "
+            f"{title} at {args.concurrency} in flight:"
+        )
+        print(f"  {'case':12} {'rounds':30} median")
+        for case in cases:
+            ratios = [
+                b[case][figure] / a[case][figure]
+                for a, b in zip(figures["A"], figures["B"], strict=True)
+            ]
+            shown = " ".join(f"{r:.3f}" for r in ratios)
+            print(f"  {case:12} {shown:30} {statistics.median(ratios):.3f}")
+        for side in ("A", "B"):
+            means = {
+                case: statistics.mean(f[case][figure] for f in figures[side]) for case in cases
+            }
+            print(f"  {side} mean: " + ", ".join(f"{c} {v:.0f}" for c, v in means.items()))
 
 
 if __name__ == "__main__":

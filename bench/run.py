@@ -36,7 +36,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,6 +68,18 @@ SCALES = {"1k": 1_000, "100k": 100_000, "1M": 1_000_000}
 LEVELS = (16, 64)  # calls in flight, for every throughput case
 
 
+@dataclass(frozen=True)
+class Empty:
+    """The empty RPC's server (bench/empty_server.py)."""
+
+    process: subprocess.Popen
+    address: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
         self.args = args
@@ -86,29 +100,51 @@ class Bench:
         concurrency: int = 16,
         total: int | None = None,
         quiet: bool = False,
+        connections: int = 1,
+        servers: Sequence[int] = (),
+        database: int | None = None,
     ) -> dict:
+        """One ghz run. `servers`: the pids of the server process(es) answering, whose
+        CPU time per call is recorded; `database`: a PostgreSQL postmaster's pid, whose
+        backends' CPU time per call is recorded too."""
+        total = total or self.args.requests
         command = [
             self.args.ghz,
             "--insecure",
             "--format=json",
             f"--call={call}",
-            f"--total={total or self.args.requests}",
+            f"--total={total}",
             f"--concurrency={concurrency}",
+            f"--connections={connections}",
             f"--data={json.dumps(data or {})}",
             f"--metadata={json.dumps(metadata or {})}",
             *proto,
             target,
         ]
+        before = [_cpu_seconds(pid) for pid in servers]
+        backends_before = _backend_cpu(database) if database else {}
         report = json.loads(
             subprocess.run(command, capture_output=True, check=True, cwd=REPO).stdout
         )
+        spent = [_cpu_seconds(pid) - b for pid, b in zip(servers, before, strict=True)]
         codes = report.get("statusCodeDistribution", {})
         if set(codes) - {"OK"}:
             raise SystemExit(f"{label}: calls failed: {codes}")
         latency = {d["percentage"]: d["latency"] / 1e6 for d in report["latencyDistribution"]}
         if quiet:  # set-up calls: checked, not reported
             return {}
-        return self._record(label, "ghz", concurrency, report["rps"], latency[50], latency[99])
+        row = self._record(label, "ghz", concurrency, report["rps"], latency[50], latency[99])
+        if connections != 1:
+            row["connections"] = connections
+        if servers:
+            row["server_cpu_us_per_call"] = round(sum(spent) / total * 1e6, 1)
+            if len(spent) > 1:  # how the calls spread over the replicas
+                row["cpu_share"] = [round(s / (sum(spent) or 1), 3) for s in spent]
+        if database:
+            backends_after = _backend_cpu(database)
+            db = sum(t - backends_before.get(pid, 0.0) for pid, t in backends_after.items())
+            row["db_cpu_us_per_call"] = round(db / total * 1e6, 1)
+        return self.show(row)
 
     def hey(self, label: str, url: str, authorization: str, *, concurrency: int = 16) -> dict:
         command = [
@@ -126,7 +162,7 @@ class Bench:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
         p50 = float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000
         p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
-        return self._record(label, "hey", concurrency, rps, p50, p99)
+        return self.show(self._record(label, "hey", concurrency, rps, p50, p99))
 
     def _record(self, label, tool, concurrency, rps, p50, p99) -> dict:
         row = {
@@ -138,22 +174,35 @@ class Bench:
             "p99_ms": round(p99, 3),
         }
         self.results.append(row)
-        print(
-            f"  {label:44} c={concurrency:<3} {rps:8.0f}/s  p50 {p50:7.2f} ms  p99 {p99:7.2f} ms",
-            flush=True,
+        return row
+
+    @staticmethod
+    def show(row: dict) -> dict:
+        """Print one measured case: throughput, latency, and the CPU per call of the
+        server(s) (and of the database's backends) where measured."""
+        line = (
+            f"  {row['case']:44} c={row['concurrency']:<3} {row['calls_per_second']:8.0f}/s  "
+            f"p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
         )
+        if "server_cpu_us_per_call" in row:
+            line += f"  server CPU {row['server_cpu_us_per_call']:6.0f} us/call"
+        if "db_cpu_us_per_call" in row:
+            line += f"  db CPU {row['db_cpu_us_per_call']:6.0f} us/call"
+        if "cpu_share" in row:
+            line += "  split " + "/".join(f"{s:.2f}" for s in row["cpu_share"])
+        print(line, flush=True)
         return row
 
     # -- processes -------------------------------------------------------------
 
-    def start_empty_server(self) -> tuple[subprocess.Popen, str]:
+    def start_empty_server(self) -> Empty:
         port_file = self.tmp / "empty.port"
         process = subprocess.Popen(
             [sys.executable, str(REPO / "bench/empty_server.py"), "--port-file", str(port_file)]
         )
         while not port_file.exists():
             time.sleep(0.05)
-        return process, f"127.0.0.1:{port_file.read_text()}"
+        return Empty(process, f"127.0.0.1:{port_file.read_text()}")
 
     def start_peer(self, database_file: Path) -> tuple[subprocess.Popen, str]:
         port = _free_port()
@@ -183,6 +232,32 @@ class Bench:
             except OSError:
                 time.sleep(0.1)
         raise SystemExit("the peer did not start")
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far (not of its children)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _backend_cpu(postmaster: int) -> dict[int, float]:
+    """CPU seconds so far of each child of a PostgreSQL postmaster (its backends and
+    helpers). A backend that exits between two readings is missed; the servers keep
+    theirs open for the whole case."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(fields[1]) == postmaster:
+            found[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / _TICKS
+    return found
 
 
 def _free_port() -> int:
@@ -215,9 +290,19 @@ def seed_get_and_list(bench: Bench, target: str, metadata: dict) -> None:
     )
 
 
-def create_case(bench: Bench, label: str, target: str, metadata: dict, concurrency: int) -> dict:
+def create_case(
+    bench: Bench,
+    label: str,
+    target: str,
+    metadata: dict,
+    concurrency: int,
+    *,
+    prefix: str = "create",
+    **ghz: object,
+) -> dict:
     """The Create case, shared by SQLite and PostgreSQL so that both run the same calls:
-    each call names a new repository (ghz numbers the calls; one host per level)."""
+    each call names a new repository (ghz numbers the calls; one host per level and
+    `prefix`, so that cases on one database do not collide)."""
     return bench.ghz(
         label,
         target,
@@ -225,31 +310,129 @@ def create_case(bench: Bench, label: str, target: str, metadata: dict, concurren
         concurrency=concurrency,
         metadata=metadata,
         data={
-            "name": f"create{concurrency}.example.com/app{{{{.RequestNumber}}}}",
+            "name": f"{prefix}{concurrency}.example.com/app{{{{.RequestNumber}}}}",
             "username": "u",
             "password": "p",
         },
+        **ghz,
     )
 
 
-def create_on_postgres(bench: Bench, tmp: Path) -> dict[int, dict]:
-    """Create on a second extrepo server over a fresh PostgreSQL, at each level.
+def empty_case(bench: Bench, empty: Empty, concurrency: int, **ghz: object) -> dict:
+    """The limit: the empty RPC, at this level (and connections, if given)."""
+    return bench.ghz(
+        "empty RPC (the limit)",
+        empty.address,
+        "bench.v1.EmptyService.Call",
+        proto=EMPTY_PROTO,
+        concurrency=concurrency,
+        servers=[empty.pid],
+        **ghz,
+    )
 
-    Started here and stopped on the way out, failure or not: the cluster runs as another
-    user (as root) and would outlive this script; nor does it load the other cases' cores.
+
+def read_cases(
+    bench: Bench, suffix: str, target: str, metadata: dict, concurrency: int, **ghz: object
+) -> dict[str, dict]:
+    """Get of one repository and List's first page of 25."""
+    return {
+        "get": bench.ghz(
+            f"gRPC Get{suffix}",
+            target,
+            f"{SERVICE}.Get",
+            concurrency=concurrency,
+            metadata=metadata,
+            data={"name": GET_NAME},
+            **ghz,
+        ),
+        "list": bench.ghz(
+            f"gRPC List (25){suffix}",
+            target,
+            f"{SERVICE}.List",
+            concurrency=concurrency,
+            metadata=metadata,
+            data={"limit": 25},
+            **ghz,
+        ),
+    }
+
+
+def with_ratios(rows: dict[str, dict], limit: dict) -> dict[str, dict]:
+    """Each row's calls/s as a ratio to `limit`, the empty RPC measured just before."""
+    for row in rows.values():
+        row["x_limit"] = round(row["calls_per_second"] / limit["calls_per_second"], 3)
+    return rows
+
+
+# Connections ghz opens to the two replicas: the kernel hands each new connection to
+# one of the processes listening on the port (SO_REUSEPORT, by a hash of the
+# addresses), so with few connections the split can be lopsided; with 8 both get
+# calls but not always an even half (each row records the split, by CPU).
+REPLICA_CONNECTIONS = 8
+
+
+def postgres_cases(bench: Bench, tmp: Path, empty: Empty) -> dict[str, dict]:
+    """Get, List and Create on PostgreSQL: one server, then two replicas of it on the
+    same database and port, each case with the empty RPC measured right before it.
+
+    The cluster is started here and stopped on the way out, failure or not: it runs
+    as another user (as root) and would outlive this script; nor does it load the
+    other cases' cores.
     """
+    figures: dict[str, dict] = {f"c{c}": {} for c in LEVELS}
     with ExitStack() as cleanup:
         cluster = PostgresCluster()
         cleanup.callback(cluster.destroy)  # before start(): initdb may have made its directory
         cluster.start()
-        server = LiveServer(tmp / "server-pg", database_url=cluster.create_database("bench"))
-        cleanup.callback(server.stop)  # before start(): a server that never answers still runs
-        server.start()
-        metadata = {"authorization": _basic("bench", server.create_user("bench"))}
-        return {
-            c: create_case(bench, "gRPC Create (PostgreSQL)", server.address, metadata, c)
-            for c in LEVELS
+        postmaster = int((cluster.datadir / "postmaster.pid").read_text().split()[0])
+        url = cluster.create_database("bench")
+        first = LiveServer(tmp / "server-pg", database_url=url)
+        cleanup.callback(first.stop)  # before start(): a server that never answers still runs
+        first.start()
+        metadata = {"authorization": _basic("bench", first.create_user("bench"))}
+        seed_get_and_list(bench, first.address, metadata)
+        one = {"servers": [first.process.pid], "database": postmaster}
+        for c in LEVELS:
+            limit = empty_case(bench, empty, c)
+            rows = read_cases(bench, " (PostgreSQL)", first.address, metadata, c, **one)
+            rows["create"] = create_case(
+                bench, "gRPC Create (PostgreSQL)", first.address, metadata, c, **one
+            )
+            with_ratios(rows, limit)
+            figures[f"c{c}"].update({f"{k}_pg": v for k, v in rows.items()})
+            figures[f"c{c}"]["limit_pg"] = limit
+
+        # A second replica: same database, same key file, same port (grpc binds it
+        # with SO_REUSEPORT on Linux, so the kernel shares connections between them).
+        second = LiveServer(
+            tmp / "server-pg-2",
+            database_url=url,
+            address=first.address,
+            env={"EXTREPO_SECRET_KEY_FILE": str(first.data_dir / "secret.key")},
+        )
+        cleanup.callback(second.stop)
+        second.start()
+        two = {
+            "servers": [first.process.pid, second.process.pid],
+            "database": postmaster,
+            "connections": REPLICA_CONNECTIONS,
         }
+        for c in LEVELS:
+            limit = empty_case(bench, empty, c, connections=REPLICA_CONNECTIONS)
+            rows = read_cases(bench, " (PG, 2 replicas)", first.address, metadata, c, **two)
+            rows["create"] = create_case(
+                bench,
+                "gRPC Create (PG, 2 replicas)",
+                first.address,
+                metadata,
+                c,
+                prefix="replicas",
+                **two,
+            )
+            with_ratios(rows, limit)
+            figures[f"c{c}"].update({f"{k}_pg2": v for k, v in rows.items()})
+            figures[f"c{c}"]["limit_pg2"] = limit
+    return figures
 
 
 def seed(engine: sa.Engine, namespace_id: int, count: int, credentials: str) -> list[str]:
@@ -295,24 +478,40 @@ def peak_rss_mb(pid: int) -> float:
     return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def run_create_only(args: argparse.Namespace) -> dict:
-    """`--only create`: the Create cases alone, on SQLite then PostgreSQL."""
+def run_only(args: argparse.Namespace) -> dict:
+    """`--only create`: the Create cases alone, on SQLite then PostgreSQL;
+    `--only postgresql`: the PostgreSQL cases (one server, then two replicas)."""
     figures: dict = {f"c{c}": {} for c in LEVELS}
     with tempfile.TemporaryDirectory(prefix="extrepo-bench-") as tmp_name:
         tmp = Path(tmp_name)
         bench = Bench(args, tmp)
         with ExitStack() as cleanup:
+            empty = bench.start_empty_server()
+            cleanup.callback(empty.process.terminate)
+            if args.only == "postgresql":
+                print("gRPC (ghz) on PostgreSQL", flush=True)
+                return postgres_cases(bench, tmp, empty)
             server = LiveServer(tmp / "server")
             cleanup.callback(server.stop)
             server.start()
             metadata = {"authorization": _basic("bench", server.create_user("bench"))}
             print("gRPC Create (ghz)", flush=True)
             for c in LEVELS:
-                figures[f"c{c}"]["create"] = create_case(
-                    bench, "gRPC Create (SQLite)", server.address, metadata, c
+                limit = empty_case(bench, empty, c)
+                create = create_case(
+                    bench,
+                    "gRPC Create (SQLite)",
+                    server.address,
+                    metadata,
+                    c,
+                    servers=[server.process.pid],
                 )
-            for c, row in create_on_postgres(bench, tmp).items():
-                figures[f"c{c}"]["create_pg"] = row
+                figures[f"c{c}"].update(with_ratios({"create": create}, limit))
+                figures[f"c{c}"]["limit"] = limit
+            for level, rows in postgres_cases(bench, tmp, empty).items():
+                figures[level].update(
+                    {k: v for k, v in rows.items() if k in ("create_pg", "limit_pg")}
+                )
     return figures
 
 
@@ -327,8 +526,8 @@ def run(args: argparse.Namespace) -> dict:
             server.start()
             gateway_url, stop_gateway = start_gateway(server.address)
             cleanup.callback(stop_gateway)
-            empty, empty_address = bench.start_empty_server()
-            cleanup.callback(empty.terminate)
+            empty = bench.start_empty_server()
+            cleanup.callback(empty.process.terminate)
             database_file = server.data_dir / "extrepo.db"
             peer, peer_url = bench.start_peer(database_file)
             cleanup.callback(peer.terminate)
@@ -339,54 +538,28 @@ def run(args: argparse.Namespace) -> dict:
             seed_get_and_list(bench, target, metadata)
 
             print("gRPC (ghz)", flush=True)
+            on_sqlite = {"servers": [server.process.pid]}
             for c in LEVELS:
-                limit = bench.ghz(
-                    "empty RPC (the limit)",
-                    empty_address,
-                    "bench.v1.EmptyService.Call",
-                    proto=EMPTY_PROTO,
-                    concurrency=c,
+                limit = empty_case(bench, empty, c)
+                rows = read_cases(bench, "", target, metadata, c, **on_sqlite)
+                rows["create"] = create_case(
+                    bench, "gRPC Create (SQLite)", target, metadata, c, **on_sqlite
                 )
-                get = bench.ghz(
-                    "gRPC Get",
-                    target,
-                    f"{SERVICE}.Get",
-                    concurrency=c,
-                    metadata=metadata,
-                    data={"name": GET_NAME},
-                )
-                lst = bench.ghz(
-                    "gRPC List (25)",
-                    target,
-                    f"{SERVICE}.List",
-                    concurrency=c,
-                    metadata=metadata,
-                    data={"limit": 25},
-                )
-                create = create_case(bench, "gRPC Create (SQLite)", target, metadata, c)
-                update = bench.ghz(
+                rows["update"] = bench.ghz(
                     "gRPC Update",
                     target,
                     f"{SERVICE}.Update",
                     concurrency=c,
                     metadata=metadata,
                     data={"name": GET_NAME, "password": "p{{.RequestNumber}}"},
+                    **on_sqlite,
                 )
-                for row in (limit, get, lst, create, update):
-                    row["x_limit"] = round(row["calls_per_second"] / limit["calls_per_second"], 3)
-                figures[f"c{c}"] = {
-                    "limit": limit,
-                    "get": get,
-                    "list": lst,
-                    "create": create,
-                    "update": update,
-                }
+                figures[f"c{c}"] = {"limit": limit, **with_ratios(rows, limit)}
+                limit["x_limit"] = 1.0
 
-            print("gRPC (ghz) on PostgreSQL: a second extrepo server", flush=True)
-            for c, create_pg in create_on_postgres(bench, tmp).items():
-                limit = figures[f"c{c}"]["limit"]["calls_per_second"]
-                create_pg["x_limit"] = round(create_pg["calls_per_second"] / limit, 3)
-                figures[f"c{c}"]["create_pg"] = create_pg
+            print("gRPC (ghz) on PostgreSQL: one server, then two replicas", flush=True)
+            for level, rows in postgres_cases(bench, tmp, empty).items():
+                figures[level].update(rows)
 
             print(
                 "REST (hey): extrepo through the gateway, and the FastAPI + SQLModel peer",
@@ -477,13 +650,64 @@ def run(args: argparse.Namespace) -> dict:
     return figures
 
 
+# The summary's rows: (figures key, label), in the order they were measured.
+SUMMARY = (
+    ("limit", "empty RPC (the limit)"),
+    ("get", "Get (SQLite)"),
+    ("list", "List 25 (SQLite)"),
+    ("create", "Create (SQLite)"),
+    ("update", "Update (SQLite)"),
+    ("limit_pg", "empty RPC, before PostgreSQL"),
+    ("get_pg", "Get (PostgreSQL)"),
+    ("list_pg", "List 25 (PostgreSQL)"),
+    ("create_pg", "Create (PostgreSQL)"),
+    ("limit_pg2", f"empty RPC, {REPLICA_CONNECTIONS} connections"),
+    ("get_pg2", "Get (PostgreSQL, 2 replicas)"),
+    ("list_pg2", "List 25 (PostgreSQL, 2 replicas)"),
+    ("create_pg2", "Create (PostgreSQL, 2 replicas)"),
+)
+
+
+def summary(figures: dict) -> None:
+    """Each gRPC case's ratio to the empty RPC measured just before it, and its server
+    CPU per call beside the empty RPC's (the steadier figure on a shared machine)."""
+    print(
+        f"\n  {'case':34} {'c':>3} {'calls/s':>8} {'x limit':>8} "
+        f"{'server CPU us/call':>19} {'x empty':>8} {'db CPU us/call':>15}"
+    )
+    for level in LEVELS:
+        rows = figures.get(f"c{level}", {})
+        reference = None
+        for key, label in SUMMARY:
+            row = rows.get(key)
+            if row is None:
+                continue
+            if key.startswith("limit"):
+                reference = row
+            cpu = row.get("server_cpu_us_per_call")
+            empty_cpu = reference.get("server_cpu_us_per_call") if reference else None
+            x_cpu = f"{cpu / empty_cpu:8.2f}" if cpu and empty_cpu else f"{'':8}"
+            db = row.get("db_cpu_us_per_call")
+            print(
+                f"  {label:34} {level:>3} {row['calls_per_second']:8.0f} "
+                f"{row.get('x_limit', 1.0):8.2f} {cpu or 0:19.0f} {x_cpu} "
+                + (f"{db:15.0f}" if db is not None else ""),
+            )
+            if cpu and empty_cpu:
+                row["x_empty_cpu"] = round(cpu / empty_cpu, 3)
+
+
 def verdicts(figures: dict) -> list[tuple[str, float, float, bool]]:
     c16 = figures["c16"]
     scale = figures["scale"]
     checks = [
         ("Get / limit (c=16)", c16["get"]["x_limit"], 0.6),
-        ("List / limit (c=16)", c16["list"]["x_limit"], 0.4),
+        ("List / limit (c=16)", c16["list"]["x_limit"], 0.5),
+        ("Create / limit (c=16)", c16["create"]["x_limit"], 0.6),
         ("Create on SQLite, calls/s (c=16)", c16["create"]["calls_per_second"], 1500),
+        ("PostgreSQL Get / limit (c=16)", c16["get_pg"]["x_limit"], 0.6),
+        ("PostgreSQL List / limit (c=16)", c16["list_pg"]["x_limit"], 0.4),
+        ("PostgreSQL Create / limit (c=16)", c16["create_pg"]["x_limit"], 0.45),
         ("REST Get / gRPC Get (c=16)", c16["rest_get"]["x_grpc_get"], 0.7),
         (
             "gRPC Get / peer Get (c=16)",
@@ -509,7 +733,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20000)
     parser.add_argument(
         "--only",
-        choices=["create"],
+        choices=["create", "postgresql"],
         help="run only these cases (a smoke run; no targets, not written to latest.json)",
     )
     parser.add_argument("--out", type=Path, help="default bench/results/latest.json")
@@ -522,9 +746,11 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
     if args.only:
-        figures, rows = run_create_only(args), []
+        figures, rows = run_only(args), []
+        summary(figures)
     else:
         figures = run(args)
+        summary(figures)
         rows = verdicts(figures)
         print("\ntargets")
         for name, value, target, ok in rows:

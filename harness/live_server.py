@@ -34,6 +34,7 @@ class LiveServer:
         database_url: str | None = None,
         env: dict[str, str] | None = None,
         tls_ca: bytes | None = None,
+        address: str = "127.0.0.1:0",
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,9 @@ class LiveServer:
         # (EXTREPO_TLS_CERT_FILE in env): health is then checked over TLS.
         self.tls_ca = tls_ca
         self._admin: Admin | None = None
+        # Another server's address makes this one a second replica on its port (grpc
+        # binds with SO_REUSEPORT on Linux: the kernel shares connections between them).
+        self._address = address
 
     # -- process -------------------------------------------------------------
 
@@ -71,7 +75,7 @@ class LiveServer:
         port_file.unlink(missing_ok=True)
         log = open(self.log_path, "a")  # noqa: SIM115 - the child keeps it open
         self._process = subprocess.Popen(
-            [*self._cli("serve", "--address", "127.0.0.1:0", "--port-file", str(port_file))],
+            [*self._cli("serve", "--address", self._address, "--port-file", str(port_file))],
             env=self._env,
             stdout=log,
             stderr=log,

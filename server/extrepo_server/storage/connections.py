@@ -22,6 +22,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -150,18 +151,24 @@ class Writer:
     event loop that wait would stall every other call, reads and health checks
     included, so:
 
-    - A write first runs on the loop, on a connection kept for it that does not wait
-      for locks (SQLite: a busy timeout of zero; PostgreSQL: a lock_timeout of 1 ms,
-      its smallest): when nothing holds what it needs (the usual case) it costs no
-      thread hop, and when something does it fails at once, having changed nothing.
+    - A write first runs on a connection kept for it that does not wait for locks
+      (SQLite: a busy timeout of zero; PostgreSQL: a lock_timeout of 1 ms, its
+      smallest): when nothing holds what it needs (the usual case) it succeeds, and
+      when something does it fails at once, having changed nothing.
     - Only then is it run again on a writer thread, on a pooled connection, which
       waits up to the lock timeout. SQLite admits one writer at a time, so it has
       one such thread (writes queue behind it in arrival order); PostgreSQL as many
       as the connection pool.
 
-    Running every PostgreSQL write on a thread instead cost 11% of Create's
-    throughput (same-run A/B, 16 in flight: 986/s against 1,127/s), for thread hops
-    and GIL hand-offs around round trips of ~0.1 ms on one machine.
+    Group commit: the first attempts run on a thread of their own ("extrepo-commit"),
+    one transaction at a time, and the writes that arrive while one is on its way
+    share the next (`_run_batch`), each still all-or-nothing with its own answer. So
+    the event loop never waits for a write: on PostgreSQL for ~5 round trips per
+    Create (py-spy: ~45% of the loop's samples under Create load), on SQLite for the
+    commit's WAL write and, now and then, a checkpoint. The thread hop and the commit
+    are paid once per batch. Same-run A/B against first attempts on the loop, 16 in
+    flight: Create 1.08x and 0.89x the server CPU per call on PostgreSQL, Create
+    1.43x and Update 1.35x the calls/s on SQLite (CPU per call unchanged).
 
     A write that still cannot get its lock answers UNAVAILABLE with a retry hint
     (errors.LockTimeout), having changed nothing.
@@ -174,33 +181,113 @@ class Writer:
         self._executor = ThreadPoolExecutor(
             max_workers=1 if self._sqlite else threads, thread_name_prefix="extrepo-write"
         )
-        self._loop_connection: Any = None  # the loop's own, waiting for no lock
-        self._loop_connection_pool: Any = None  # the engine's pool when it was made
+        # The thread of the first attempts, one batch at a time.
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extrepo-commit")
+        self._eager: Any = None  # the first attempts' connection, waiting for no lock
+        self._eager_pool: Any = None  # the engine's pool when it was made
+        # Writes waiting for the next batch, with their callers' futures.
+        self._queue: list[tuple[Callable[[Any], Any], asyncio.Future]] = []
+        self._flushing = False  # a batch is scheduled or on its way
 
     async def run(self, work: Callable[[Any], T]) -> T:
         """`work(cursor)` in one transaction: committed if it returns, rolled back if
-        it raises. Never retried after it may have committed."""
-        try:
-            return self._run_on_loop(work)
-        except _LockHeld:
-            pass  # nothing was written: wait for the lock off the loop
+        it raises. Never retried after it may have committed. The transaction may be
+        shared with other writes (group commit), never their outcomes."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, write, self._engine, work)
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.append((work, future))
+        if not self._flushing:
+            self._flushing = True
+            loop.call_soon(self._flush, loop)
+        return await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the first attempt of every write queued so far, as one batch."""
+        queued, self._queue = self._queue, []
+        # A caller cancelled (its client gone) before its turn heard CancelledError:
+        # its write is not made.
+        pending = [(work, future) for work, future in queued if not future.done()]
+        if not pending:
+            self._flushing = False
+            return
+        works = [work for work, _ in pending]
+        done = loop.run_in_executor(self._committer, self._run_batch, works)
+        done.add_done_callback(lambda finished: self._flushed(loop, pending, finished))
+
+    def _flushed(self, loop: asyncio.AbstractEventLoop, pending, finished) -> None:
+        try:
+            outcomes = finished.result()  # _run_batch hands errors over as outcomes
+            held, answered, answers = [], [], []
+            for entry, outcome in zip(pending, outcomes, strict=True):
+                if isinstance(outcome[1], _LockHeld):
+                    held.append(entry)
+                else:
+                    answered.append(entry)
+                    answers.append(outcome)
+            _settle(answered, answers)
+            if held:
+                # Nothing of theirs was written: they wait for the lock as one
+                # transaction on a writer thread, while the next batches go on. (Sent
+                # one by one, Creates on two replicas, which all update their
+                # namespace's counter row, fought over it in as many transactions.)
+                waiting = loop.run_in_executor(
+                    self._executor, self._run_batch, [work for work, _ in held], True
+                )
+                waiting.add_done_callback(lambda done: _settle(held, done.result()))
+        finally:
+            if self._queue:  # arrived while that batch was on its way
+                self._flush(loop)
+            else:
+                self._flushing = False
+
+    def _run_batch(
+        self, works: list[Callable[[Any], Any]], waiting: bool = False
+    ) -> list[tuple[bool, Any]]:
+        """Each work's outcome, (True, result) or (False, error), from one transaction
+        when they all succeed: on the connection that waits for no lock, or `waiting`
+        up to the lock timeout on a pooled one.
+
+        When one raises, the whole transaction is rolled back and that work's error is
+        its answer (met on the state it would have been committed on: the works before
+        it); the others run again without it. A lock held elsewhere (_LockHeld, or
+        LockTimeout when waiting) or an unavailable database is every work's answer,
+        as it would be for each alone.
+        """
+        run = partial(write, self._engine) if waiting else self._run_eagerly
+        outcomes: list[tuple[bool, Any]] = [(False, None)] * len(works)
+        remaining = list(range(len(works)))
+        while remaining:
+            batch = [works[i] for i in remaining]
+            try:
+                results = [run(batch[0])] if len(batch) == 1 else run(_Batch(batch, self._dbapi))
+            except _WorkFailed as failed:
+                outcomes[remaining.pop(failed.index)] = (False, failed.error)
+                continue
+            except Exception as exc:  # one work's own error, _LockHeld, Unavailable
+                for i in remaining:
+                    outcomes[i] = (False, exc)
+                break
+            for i, result in zip(remaining, results, strict=True):
+                outcomes[i] = (True, result)
+            break
+        return outcomes
 
     def close(self) -> None:
         """Wait for writes in progress, then release the threads and connections."""
+        self._committer.shutdown(wait=True)
         self._executor.shutdown(wait=True)
-        if self._loop_connection is not None:
-            _close_quietly(self._dbapi, self._loop_connection)
-            self._loop_connection = None
+        if self._eager is not None:
+            _close_quietly(self._dbapi, self._eager)
+            self._eager = None
 
-    def _run_on_loop(self, work: Callable[[Any], T]) -> T:
-        connection = self._loop_connection
-        if connection is not None and self._loop_connection_pool is not self._engine.pool:
+    def _run_eagerly(self, work: Callable[[Any], T]) -> T:
+        """`work` in one transaction on the connection that waits for no lock."""
+        connection = self._eager
+        if connection is not None and self._eager_pool is not self._engine.pool:
             # A read found a connection dropped (a database restart) and replaced the
             # pool (drop_pooled_connections): this one predates it, so it goes too,
             # before a write finds it dead and fails (writes are never retried).
-            self._loop_connection = None
+            self._eager = None
             _close_quietly(self._dbapi, connection)
             connection = None
         if connection is None:
@@ -211,8 +298,8 @@ class Writer:
                 else:
                     connection.execute("SET lock_timeout = 1")  # ms; 0 would mean none
                     connection.commit()
-            self._loop_connection = connection
-            self._loop_connection_pool = self._engine.pool
+            self._eager = connection
+            self._eager_pool = self._engine.pool
         try:
             result = _on_cursor(self._dbapi, connection, work)
             connection.commit()
@@ -222,7 +309,7 @@ class Writer:
             if isinstance(exc, self._dbapi.OperationalError) and is_lock_timeout(exc):
                 raise _LockHeld from exc
             if isinstance(exc, self._dbapi.OperationalError | self._dbapi.InterfaceError):
-                self._loop_connection = None
+                self._eager = None
                 _close_quietly(self._dbapi, connection)
                 failure = connection_failure(self._engine, exc, connection)
                 if isinstance(failure, ConnectionDropped):
@@ -230,6 +317,47 @@ class Writer:
                 raise failure from exc
             raise
         return result
+
+
+def _settle(pending: list[tuple[Any, asyncio.Future]], outcomes: list[tuple[bool, Any]]) -> None:
+    """Hand each caller its outcome (unless it was cancelled meanwhile)."""
+    for (_, future), (ok, value) in zip(pending, outcomes, strict=True):
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class _WorkFailed(Exception):
+    """The work at `index` of a _Batch raised `error` (not a database failure): the
+    batch's transaction is rolled back, so that work's changes are not kept."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+class _Batch:
+    """Several works as one: run in order on one cursor, their results in order."""
+
+    def __init__(self, works: list[Callable[[Any], Any]], dbapi: Any) -> None:
+        self._works = works
+        # A lock not granted or a connection lost: the batch's failure, not one work's.
+        self._database_failures = (dbapi.OperationalError, dbapi.InterfaceError)
+
+    def __call__(self, cursor: Any) -> list[Any]:
+        results = []
+        for index, work in enumerate(self._works):
+            try:
+                results.append(work(cursor))
+            except Exception as exc:
+                if isinstance(exc, self._database_failures):
+                    raise  # the connection's, not this work's: for every one
+                raise _WorkFailed(index, exc) from exc
+        return results
 
 
 class _LockHeld(Exception):

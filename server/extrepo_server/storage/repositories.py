@@ -101,7 +101,8 @@ _UPDATED_BY_NAME = (_repo.c.namespace_id == sa.bindparam("key_namespace_id")) & 
 
 
 def _record(namespace: str, row: tuple) -> Repository:
-    name, in_use, created_at, updated_at, state, checked_at, reason = row
+    # A page's rows carry the listing's total after the record's columns (_total).
+    name, in_use, created_at, updated_at, state, checked_at, reason, *_ = row
     # A state this version does not know (written by a newer one) reads as pending.
     verification = Verification(_STATES.get(state, VerificationState.PENDING), checked_at, reason)
     return Repository(namespace, name, in_use, created_at, updated_at, verification)
@@ -145,8 +146,26 @@ def _host_range(host: str) -> tuple[str, str]:
     return host + "/", host + "0"
 
 
+def _total(*, by_host: bool) -> sa.Label:
+    """The listing's total as a column: its counter row (of the namespace, or of one
+    registry host in it), read by a subquery that the database runs once. The page
+    and its total then take one statement, one round trip on PostgreSQL; an empty
+    page, which has no row to carry it, reads the counter itself."""
+    if by_host:
+        counter = sa.select(_registry_count.c.repository_count).where(
+            _registry_count.c.namespace_id == sa.bindparam("namespace_id"),
+            _registry_count.c.host == sa.bindparam("host"),
+        )
+    else:
+        counter = sa.select(_account.c.repository_count).where(
+            _account.c.id == sa.bindparam("namespace_id")
+        )
+    return counter.scalar_subquery().label("total")
+
+
 def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: bool) -> sa.Select:
-    """The SELECT of one kind of page; every value is a bound parameter."""
+    """The SELECT of one kind of page; every value is a bound parameter. Unless it
+    is filtered to one name, each row ends with the listing's total (_total)."""
     conditions = [_repo.c.namespace_id == sa.bindparam("namespace_id")]
     if by_name:
         conditions.append(_repo.c.name == sa.bindparam("name"))
@@ -157,8 +176,9 @@ def _page_statement(*, by_name: bool, by_host: bool, edge: str | None, skip: boo
     elif edge == "before":
         conditions.append(_repo.c.name < sa.bindparam("edge"))
     order = _repo.c.name.desc() if edge == "before" else _repo.c.name.asc()
+    columns = [*_RECORD_COLUMNS] if by_name else [*_RECORD_COLUMNS, _total(by_host=by_host)]
     statement = (
-        sa.select(*_RECORD_COLUMNS)
+        sa.select(*columns)
         .where(*conditions)
         .order_by(order)
         .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -273,7 +293,7 @@ class RepositoryStore:
         host: str | None = None,
         name: str | None = None,
     ) -> tuple[list[Repository], int]:
-        """A page in name order and the listing's total, on one connection checkout.
+        """A page in name order and the listing's total, in one statement (_total).
 
         The total of a whole namespace or of one registry host is a counter row, kept
         by every create and delete, not a count(*) over a possibly huge namespace. A
@@ -294,7 +314,10 @@ class RepositoryStore:
             query, values = self._page_query(namespace_id, window, host, None)
 
             def work(cursor) -> tuple[list[tuple], int]:
-                return query.all_on(cursor, values), self._count_on(cursor, namespace_id, host)
+                rows = query.all_on(cursor, values)
+                if rows:
+                    return rows, rows[0][-1] or 0
+                return rows, self._count_on(cursor, namespace_id, host)
 
             rows, total = self._reader.run(work)
             if window.before is not None:  # a "before" page is read backwards from its edge
@@ -339,6 +362,8 @@ class RepositoryStore:
             values["name"] = name
         if host is not None:
             values["low"], values["high"] = _host_range(host)
+            if name is None:
+                values["host"] = host  # the total's
         if edge is not None:
             values["edge"] = window.after if edge == "after" else window.before
         if window.skip:
