@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -195,7 +196,10 @@ class Writer:
         shared with other writes (group commit), never their outcomes."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.append((work, future))
+        # The work runs on a writer thread, in a batch with others' works: it runs in
+        # its caller's context all the same (the call's trace span, for the spans of
+        # its statements: observability/tracing.py).
+        self._queue.append((partial(contextvars.copy_context().run, work), future))
         if not self._flushing:
             self._flushing = True
             loop.call_soon(self._flush, loop)
