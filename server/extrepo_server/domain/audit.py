@@ -19,11 +19,15 @@ import enum
 import uuid as uuids
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from . import paging
 from .access import Action, NamespaceGrant, Principal, Role, authorize
 from .errors import FieldViolation, InvalidArgument, NotFound, PermissionDenied, quote
 from .paging import Page
+
+if TYPE_CHECKING:  # ports imports this module
+    from .ports import AuditStore, Signer
 
 AUDIT_ROOT = "/api/audit/v1"
 
@@ -263,7 +267,7 @@ class AuditLog:
     """Reading the log (ActionService), and recording entries that go with no change
     (failed attempts, checks, hand-outs)."""
 
-    def __init__(self, store, signer) -> None:  # ports.AuditStore, ports.Signer
+    def __init__(self, store: AuditStore, signer: Signer) -> None:
         self._store = store
         self._signer = signer
 

@@ -51,6 +51,11 @@ def _sent_violations(username: str | None, password: str | None) -> list[FieldVi
     return violations + length_violations(username=username, password=password)
 
 
+def _sent_fields(username: str | None, password: str | None) -> tuple[str, ...]:
+    """The credential fields a request sent, by name (an audit entry's `fields`)."""
+    return tuple(f for f, sent in (("username", username), ("password", password)) if sent)
+
+
 @dataclass(frozen=True)
 class Validation:
     """What ValidateRepository answers: the check, and the registry it checked."""
@@ -191,9 +196,7 @@ class RepositoryCatalog:
                 grant,
                 AuditAction.REPOSITORY_UPDATE,
                 parsed.full,
-                fields=tuple(
-                    f for f, sent in (("username", username), ("password", password)) if sent
-                ),
+                fields=_sent_fields(username, password),
             ),
         )
 
@@ -224,9 +227,7 @@ class RepositoryCatalog:
                 grant,
                 AuditAction.REPOSITORY_VALIDATE,
                 parsed.full,
-                fields=tuple(
-                    f for f, sent in (("username", username), ("password", password)) if sent
-                ),
+                fields=_sent_fields(username, password),
                 reason=check.verification.state.name,
             )
         )

@@ -359,6 +359,5 @@ class AccountStore:
                     sa.select(_account.c.name).where(_account.c.id == owner.user_id)
                 ).scalar_one()
                 record_on(conn, audit(owner_name, owner.user_id))
-        revoked = owner is not None
-        if not revoked:
+        if owner is None:
             raise NotFound(f"there is no active API key with id '{key_id}'")

@@ -27,7 +27,7 @@ from ..domain.audit import (
     failure_namespace,
     new_entry,
 )
-from ..domain.errors import DomainError, NotFound
+from ..domain.errors import DomainError
 from ..domain.mesh import MeshPrincipal
 from ..domain.ports import AuditStore
 from ..domain.resources import repository_uri
@@ -149,6 +149,6 @@ class CallAudit:
         if name and principal.may_use(name):
             try:
                 return AuditNamespace(name, self._namespace_id(name))
-            except (NotFound, DomainError):
+            except DomainError:  # NotFound: no such namespace
                 pass
         return AuditNamespace("", None)

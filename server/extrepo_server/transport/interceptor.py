@@ -49,6 +49,7 @@ current_mesh_principal: contextvars.ContextVar[MeshPrincipal] = contextvars.Cont
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "current_request_id", default=""
 )
+REQUEST_ID_KEY = "x-request-id"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 call_log = logging.getLogger("extrepo.call")
@@ -151,11 +152,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         count_start, in_flight = metrics.started.inc, metrics.in_flight
         observe, handled = metrics.seconds.observe, metrics.handled
 
+        async def failed_entry_uri(code, error, principal, request) -> str:
+            # A failed audited call's entry (transport/audit.py), "" when not audited.
+            if audited is None:
+                return ""
+            return await audit.failed(audited, principal, request, code, error)
+
         async def call(body: bytes, context: grpc.aio.ServicerContext):
             started = time.perf_counter()
             count_start()
             in_flight.inc()
-            request_id = _metadata_value(context, "x-request-id")
+            request_id = _metadata_value(context, REQUEST_ID_KEY)
             if request_id is None or not _REQUEST_ID.fullmatch(request_id):
                 request_id = secrets.token_hex(8)
             current_request_id.set(request_id)
@@ -178,19 +185,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 response = await behavior(request, context)
                 if record is not None and record.entry_uri:
                     context.set_trailing_metadata(
-                        (("x-request-id", request_id), (ACTION_URI_KEY, record.entry_uri))
+                        ((REQUEST_ID_KEY, request_id), (ACTION_URI_KEY, record.entry_uri))
                     )
                 else:
-                    context.set_trailing_metadata((("x-request-id", request_id),))
+                    context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
                 return response
             except DomainError as error:
                 if isinstance(error, NamespaceGone) and isinstance(principal, Principal):
                     # Its account was deleted meanwhile.
                     error = self._authenticator.namespace_gone(error, principal)
                 code = status_code_of(error)
-                action_uri = ""
-                if audited is not None:
-                    action_uri = await audit.failed(audited, principal, request, code, error)
+                action_uri = await failed_entry_uri(code, error, principal, request)
                 await _abort(context, code, error.message, error, action_uri)
             except grpc.aio.AbortError:
                 if code is grpc.StatusCode.OK:  # aborted by the servicer itself
@@ -199,9 +204,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             except Exception:
                 code = grpc.StatusCode.INTERNAL
                 error_log.exception("unexpected error in %s", method)
-                action_uri = ""
-                if audited is not None:
-                    action_uri = await audit.failed(audited, principal, request, code, None)
+                action_uri = await failed_entry_uri(code, None, principal, request)
                 await _abort(
                     context,
                     code,
@@ -335,7 +338,7 @@ async def _abort(
     ).SerializeToString()
     trailers: tuple[tuple[str, str | bytes], ...] = (
         (STATUS_DETAILS_KEY, details),
-        ("x-request-id", current_request_id.get()),
+        (REQUEST_ID_KEY, current_request_id.get()),
     )
     if action_uri:
         trailers += ((ACTION_URI_KEY, action_uri),)
