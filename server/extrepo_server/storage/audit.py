@@ -12,21 +12,26 @@ the API's hot path.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from ..domain.access import NamespaceGrant
-from ..domain.audit import ActionFilters, AuditEntry, StoredAction
+from ..domain.audit import (
+    MAX_ACTOR_LENGTH,
+    MAX_OBJECT_LENGTH,
+    MAX_USER_AGENT_LENGTH,
+    ActionFilters,
+    AuditEntry,
+    StoredAction,
+)
 from ..domain.paging import Window
 from . import models
 from .connections import Reader, Writer, write
 from .statements import PreparedStatement
 
 _audit = models.AuditAction.__table__
-log = logging.getLogger("extrepo.audit")
 
 _STORED_COLUMNS = (
     _audit.c.id,
@@ -71,8 +76,8 @@ def entry_values(entry: AuditEntry) -> dict[str, object]:
         "namespace_id": entry.namespace.account_id,
         "namespace": entry.namespace.name,
         "action": entry.action,
-        "object": _truncated(entry.object, 600),
-        "actor": _truncated(entry.actor.name, 255),
+        "object": _truncated(entry.object, MAX_OBJECT_LENGTH),
+        "actor": _truncated(entry.actor.name, MAX_ACTOR_LENGTH),
         "actor_key_id": entry.actor.key_id,
         "is_user_action": entry.actor.is_user,
         "rpc": _truncated(call.rpc, 128),
@@ -84,7 +89,7 @@ def entry_values(entry: AuditEntry) -> dict[str, object]:
         "request_id": call.request_id,
         "detail": _truncated(entry.detail, 255),
         "ip": _truncated(call.ip, 64),
-        "user_agent": _truncated(call.user_agent, 255),
+        "user_agent": _truncated(call.user_agent, MAX_USER_AGENT_LENGTH),
         "start_date": call.started,
         "end_date": entry.end_date,
     }
